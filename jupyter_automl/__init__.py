@@ -1,0 +1,1 @@
+"""jupyter-automl: AutoML inside JupyterLab."""
