@@ -1,0 +1,27 @@
+"""Alembic environment: runs on the engine the Store hands over (no alembic.ini needed)."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from jupyter_automl.store.orm import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("connection_engine") or create_engine(
+        config.get_main_option("sqlalchemy.url")
+    )
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()
