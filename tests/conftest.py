@@ -46,3 +46,11 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("fresh_postgres_url")
+
+
+@pytest.fixture(scope="session")
+def tiny_base_models(tmp_path_factory):
+    """Config dicts registering tiny local base models (tiny-llm, tiny-encoder, tiny-vit)."""
+    from jupyter_automl.base_models.tiny import tiny_base_model_configs
+
+    return tiny_base_model_configs(tmp_path_factory.mktemp("tiny-base-models"))

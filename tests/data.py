@@ -29,9 +29,8 @@ def write_reviews_csv(path: Path, rows: int = 240, bad_rows: int = 0) -> Path:
         writer.writerow(["text_data", "sentiment", "topic"])
         for i in range(rows):
             text, sentiment, topic = REVIEWS[i % len(REVIEWS)]
-            if i < bad_rows:
-                text = ""
-            writer.writerow([f"{text} (order {1000 + i})", sentiment, topic])
+            text = "" if i < bad_rows else f"{text} (order {1000 + i})"
+            writer.writerow([text, sentiment, topic])
     return path
 
 

@@ -30,9 +30,9 @@ def test_upload_keeps_the_bytes_and_the_report(automl, tmp_path):
 def test_upload_from_a_stream_needs_a_filename(automl, tmp_path):
     data = write_chat_csv(tmp_path / "chat.csv").read_bytes()
     with pytest.raises(InvalidInput, match="filename"):
-        automl.upload_dataset(io.BytesIO(data), "llm_chat", base_model="tiny-chat")
+        automl.upload_dataset(io.BytesIO(data), "llm_chat", base_model="tiny-llm")
     dataset = automl.upload_dataset(
-        io.BytesIO(data), "llm_chat", filename="../../chat.csv", base_model="tiny-chat"
+        io.BytesIO(data), "llm_chat", filename="../../chat.csv", base_model="tiny-llm"
     )
     assert dataset.filename == "chat.csv" and dataset.valid
 
@@ -41,7 +41,7 @@ def test_upload_over_the_limit_is_refused_and_leaves_nothing(tmp_path, tiny_base
     api = AutoML(data_dir=str(tmp_path / "d"), base_models=tiny_base_models, max_upload_bytes=1000)
     path = write_chat_csv(tmp_path / "chat.csv")
     with pytest.raises(TooLarge, match="1,000 bytes"):
-        api.upload_dataset(path, "llm_chat", base_model="tiny-chat")
+        api.upload_dataset(path, "llm_chat", base_model="tiny-llm")
     assert api.list_datasets() == []
     assert not any((api.root / "uploads").iterdir())
     api.close()

@@ -37,7 +37,7 @@ def cli(tmp_path, tiny_base_models, monkeypatch, capsys):
 def test_validate_json_for_a_usable_file_exits_0(cli, tmp_path):
     path = write_chat_csv(tmp_path / "chat.csv")
     code, out, _ = cli("datasets", "validate", str(path), "--type", "llm_chat",
-                       "--base-model", "tiny-chat", "--json")
+                       "--base-model", "tiny-llm", "--json")
     report = json.loads(out)
     assert code == 0
     assert report["valid"] is True and report["rows"] == 150 and report["valid_rows"] == 150
@@ -48,7 +48,7 @@ def test_validate_json_for_a_usable_file_exits_0(cli, tmp_path):
 def test_validate_json_for_an_unusable_file_exits_1_with_file_level_error(cli, tmp_path):
     path = write_chat_csv(tmp_path / "chat.csv", rows=99)
     code, out, _ = cli("datasets", "validate", str(path), "--type", "llm_chat",
-                       "--base-model", "tiny-chat", "--json")
+                       "--base-model", "tiny-llm", "--json")
     report = json.loads(out)
     assert code == 1 and report["valid"] is False
     assert any(e["row"] is None and "100" in e["reason"] for e in report["errors"])
@@ -56,7 +56,7 @@ def test_validate_json_for_an_unusable_file_exits_1_with_file_level_error(cli, t
 
 def test_validate_usage_errors_exit_2(cli, tmp_path):
     code, _, err = cli("datasets", "validate", str(tmp_path / "missing.csv"), "--type", "llm_chat",
-                       "--base-model", "tiny-chat")
+                       "--base-model", "tiny-llm")
     assert code == 2 and "missing.csv" in err
     with pytest.raises(SystemExit) as exit_info:
         cli("datasets", "validate", "x.csv", "--type", "poetry")
@@ -106,7 +106,7 @@ def test_freezing_an_unusable_dataset_exits_1(cli, tmp_path):
 def test_base_models_list_filters_by_type(cli):
     code, out, _ = cli("base-models", "list", "--type", "llm_chat", "--json")
     names = {m["name"] for m in json.loads(out)}
-    assert code == 0 and "tiny-chat" in names and "tiny-encoder" not in names
+    assert code == 0 and "tiny-llm" in names and "tiny-encoder" not in names
 
 
 @pytest.mark.skipif(shutil.which("jupyter", path=os.path.dirname(sys.executable)) is None,

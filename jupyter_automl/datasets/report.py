@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -70,10 +71,11 @@ class ValidationReport:
         return not self.file_errors
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only (lists, not tuples), so a stored report reads back equal."""
         data = asdict(self)
         data["valid"] = self.valid
         data["invalid_rows"] = len(self.invalid_row_numbers)
-        return data
+        return json.loads(json.dumps(data))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ValidationReport":
