@@ -98,19 +98,18 @@ async def test_base_models_filter_by_type(jp_fetch):
     assert code == 400 and "unknown model type" in body["message"]
 
 
-async def test_every_route_refuses_requests_without_the_token(jp_serverapp, jp_base_url, jp_http_port):
-    from tornado.httpclient import AsyncHTTPClient
-
+async def test_every_route_refuses_requests_without_the_token(
+    jp_serverapp, jp_base_url, http_server_client
+):
     from jupyter_automl.rest.routes import ID, routes
 
-    client = AsyncHTTPClient()
     for pattern, handler in routes():
         path = pattern.replace(ID, "0" * 32).lstrip("/")
         for verb in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             if verb.lower() not in handler.__dict__:
                 continue
-            response = await client.fetch(
-                f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}",
+            response = await http_server_client.fetch(
+                f"{jp_base_url}{path}",
                 method=verb,
                 body="{}" if verb in ("POST", "PUT", "PATCH") else None,
                 raise_error=False,
