@@ -1,0 +1,106 @@
+"""Tiny Hugging Face fast tokenizers built offline with ``tokenizers``, once per test session.
+
+``tiny_chat_tokenizer()`` is a byte-level BPE (any text encodes: accents, CJK, emoji) trained
+on a few sentences, with ``<|im_start|>``/``<|im_end|>`` special tokens and SmolLM2's ChatML
+chat template (including its default system prompt when a conversation has none).
+``tiny_encoder_tokenizer()`` adds ``[CLS] ... [SEP]`` around every text, like a BERT encoder.
+
+The returned tokenizers are shared: read them, never modify them (build a copy with
+``build_*`` when a test must change one).
+"""
+
+from __future__ import annotations
+
+import functools
+
+# The chat template of SmolLM2-135M-Instruct, verbatim.
+SMOLLM2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    "<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% endif %}"
+)
+
+CORPUS = [
+    "The parcel arrived two days early and well packed.",
+    "Delivery took three weeks and the box was crushed.",
+    "How do I reset my password? Open Settings, choose Security and press Reset password.",
+    "What is the capital of France? The capital of France is Paris.",
+    "You are a concise support agent. Answer in two or three sentences.",
+    "system user assistant customer agent hello thanks please order delivery price quality",
+    "0 1 2 3 4 5 6 7 8 9 10 100 1000 2024-01-31 = + - * / ? ! , . : ; ' \" ( ) [ ] { }",
+    "Die Lieferung kam pünktlich. La livraison était rapide. El paquete llegó tarde.",
+]
+
+CHAT_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+ENCODER_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def _byte_level_bpe(specials: list[str], vocab_size: int = 400):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(CORPUS * 4, trainer=trainer)
+    return tokenizer
+
+
+def build_chat_tokenizer(chat_template: str = SMOLLM2_CHAT_TEMPLATE):
+    """A new tiny ChatML tokenizer (a fresh object each call: safe to modify)."""
+    from transformers import PreTrainedTokenizerFast
+
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=_byte_level_bpe(CHAT_SPECIALS),
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        model_max_length=8192,
+    )
+    fast.chat_template = chat_template
+    fast.name_or_path = "tiny-chatml-bpe"
+    return fast
+
+
+def build_encoder_tokenizer():
+    """A new tiny encoder tokenizer that wraps every text in [CLS] ... [SEP]."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    raw = _byte_level_bpe(ENCODER_SPECIALS)
+    raw.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", raw.token_to_id("[CLS]")), ("[SEP]", raw.token_to_id("[SEP]"))],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
+    fast.name_or_path = "tiny-encoder-bpe"
+    return fast
+
+
+@functools.cache
+def tiny_chat_tokenizer():
+    """The session's shared tiny ChatML tokenizer (do not modify it)."""
+    return build_chat_tokenizer()
+
+
+@functools.cache
+def tiny_encoder_tokenizer():
+    """The session's shared tiny [CLS]/[SEP] encoder tokenizer (do not modify it)."""
+    return build_encoder_tokenizer()
