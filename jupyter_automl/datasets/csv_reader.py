@@ -171,7 +171,8 @@ def _check_header(
             )
     raise CsvProblem(
         f"no header row: the first row ({_names(header)}) names none of the expected "
-        f"columns; the first row must name the columns: {describe}"
+        f"columns: {describe}. Add a header row that names the columns (or, if that row is "
+        "the header, rename its columns)"
     )
 
 

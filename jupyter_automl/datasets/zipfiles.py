@@ -52,8 +52,13 @@ def is_junk(name: str) -> bool:
     return bool(_JUNK.search(name))
 
 
-def open_checked(path: Path, *, max_total: int = MAX_TOTAL_UNCOMPRESSED) -> zipfile.ZipFile:
-    """Open a zip and check every entry; raise :class:`UnsafeZip` when it must be refused."""
+def open_checked(path: Path, *, max_total: int | None = None) -> zipfile.ZipFile:
+    """Open a zip and check every entry; raise :class:`UnsafeZip` when it must be refused.
+
+    ``max_total`` caps the uncompressed size of all entries (default :data:`MAX_TOTAL_UNCOMPRESSED`).
+    """
+    if max_total is None:
+        max_total = MAX_TOTAL_UNCOMPRESSED
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError) as error:
