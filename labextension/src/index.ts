@@ -51,6 +51,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon: args => (args['isPalette'] ? undefined : automlIcon),
       execute: () => {
         shell.activateById(panel.id);
+        // Run from the modal command palette, a command is followed by the palette
+        // re-activating the main area's current widget (posted in this same frame,
+        // after our own activation). Take the focus back after both, so keyboard
+        // users land in the panel they asked for.
+        requestAnimationFrame(() => panel.focusContent());
       }
     });
     if (palette) {

@@ -311,11 +311,15 @@ export class AutoMLPanel extends ReactWidget {
     void this.model.refresh();
   }
 
-  protected onActivateRequest(msg: Message): void {
-    super.onActivateRequest(msg);
-    // Land keyboard focus inside the panel when it is opened by command.
-    if (this.isAttached) {
+  /** Move keyboard focus into the panel (onto its first control). */
+  focusContent(): void {
+    if (this.isAttached && this.isVisible) {
       this.node.querySelector<HTMLButtonElement>('.jp-AutoML-refresh')?.focus();
     }
+  }
+
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    this.focusContent();
   }
 }
