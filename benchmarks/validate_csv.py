@@ -105,6 +105,20 @@ def _fill(template: str, rng: random.Random) -> str:
     )
 
 
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sta", "ven", "dor", "il", "que", "bra", "tzu", "ørn", "ché"]
+
+
+def _rare_words(text: str, rng: random.Random, share: float) -> str:
+    """Replace a share of the words by made-up ones, so most of them occur once or twice."""
+    if not share:
+        return text
+    words = text.split(" ")
+    for k in range(len(words)):
+        if rng.random() < share:
+            words[k] = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4)))
+    return " ".join(words)
+
+
 def _answer(rng: random.Random, sentences: int) -> str:
     parts = [_fill(rng.choice(OPENERS), rng)]
     parts += [_fill(f, rng) for f in rng.sample(FACTS, sentences)]
@@ -112,8 +126,11 @@ def _answer(rng: random.Random, sentences: int) -> str:
     return " ".join(parts)
 
 
-def write_chat_csv(path: Path, rows: int = 50_000, seed: int = 0) -> Path:
-    """A chat CSV: system prompt, a two-turn history with custom role names, roles, prompt, completion."""
+def write_chat_csv(path: Path, rows: int = 50_000, seed: int = 0, rare: float = 0.0) -> Path:
+    """A chat CSV: system prompt, a two-turn history with custom role names, roles, prompt, completion.
+
+    ``rare``: the share of words replaced by made-up words (a much larger vocabulary).
+    """
     rng = random.Random(seed)
     roles = json.dumps({"user": "customer", "model": "agent"})
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -121,16 +138,17 @@ def write_chat_csv(path: Path, rows: int = 50_000, seed: int = 0) -> Path:
         writer.writerow(["system_prompt", "prompt_history", "roles", "prompt", "completion"])
         for i in range(rows):
             history = [
-                {"role": "customer", "content": f"Hi, I'm {rng.choice(NAMES)}. " + _fill(rng.choice(QUESTIONS), rng)},
-                {"role": "agent", "content": _answer(rng, 2)},
+                {"role": "customer", "content": _rare_words(
+                    f"Hi, I'm {rng.choice(NAMES)}. " + _fill(rng.choice(QUESTIONS), rng), rng, rare)},
+                {"role": "agent", "content": _rare_words(_answer(rng, 2), rng, rare)},
             ]
             writer.writerow(
                 [
                     rng.choice(SYSTEM_PROMPTS),
                     json.dumps(history, ensure_ascii=False),
                     roles,
-                    _fill(rng.choice(QUESTIONS), rng) + f" (ticket {100000 + i})",
-                    _answer(rng, rng.randint(1, 3)),
+                    _rare_words(_fill(rng.choice(QUESTIONS), rng), rng, rare) + f" (ticket {100000 + i})",
+                    _rare_words(_answer(rng, rng.randint(1, 3)), rng, rare),
                 ]
             )
     return path
@@ -153,11 +171,14 @@ def load_tokenizer(kind: str):
 # -- the two contenders ---------------------------------------------------------------------------
 
 
-def bare_pipeline(path: Path, tokenizer) -> list[int]:
+def bare_pipeline(path: Path, tokenizer, stages: dict[str, list[float]]) -> list[int]:
     """read_csv + json + apply_chat_template per row + one batched tokenizer call."""
     import pandas as pd
 
+    t = time.perf_counter()
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    stages.setdefault("pandas.read_csv", []).append(time.perf_counter() - t)
+    t = time.perf_counter()
     conversations = []
     for system, history, roles, prompt, completion in zip(
         frame["system_prompt"], frame["prompt_history"], frame["roles"],
@@ -170,8 +191,13 @@ def bare_pipeline(path: Path, tokenizer) -> list[int]:
         messages.append({"role": "user", "content": prompt})
         messages.append({"role": "assistant", "content": completion})
         conversations.append(messages)
+    stages.setdefault("json parsing (history, roles)", []).append(time.perf_counter() - t)
+    t = time.perf_counter()
     texts = [tokenizer.apply_chat_template(m, tokenize=False) for m in conversations]
+    stages.setdefault("apply_chat_template, every row", []).append(time.perf_counter() - t)
+    t = time.perf_counter()
     ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    stages.setdefault("one batched tokenizer call", []).append(time.perf_counter() - t)
     return [len(i) for i in ids]
 
 
@@ -190,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokenizer", choices=["smollm2", "tiny"], default="smollm2")
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median is shown")
+    parser.add_argument(
+        "--text", choices=["plain", "wide"], default="plain",
+        help="wide: a third of the words made up, so the vocabulary is large (a harder case)",
+    )
     parser.add_argument("--keep", type=Path, help="also write the generated CSV here")
     args = parser.parse_args(argv)
 
@@ -198,14 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     load_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep) if args.keep else Path(tmp) / "chat.csv"
-        write_chat_csv(path, args.rows)
+        write_chat_csv(path, args.rows, rare=0.33 if args.text == "wide" else 0.0)
         size_mb = path.stat().st_size / 1e6
         bare_times, our_times = [], []
+        stages: dict[str, list[float]] = {}
         result = counts = None
         for _ in range(args.repeat):
             gc.collect()
             t = time.perf_counter()
-            counts = bare_pipeline(path, tokenizer)
+            counts = bare_pipeline(path, tokenizer, stages)
             bare_times.append(time.perf_counter() - t)
             gc.collect()
             t = time.perf_counter()
@@ -215,13 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     exact = list(result.table["tokens"]) == counts if report.valid_rows == len(counts) else False
     bare, mine = statistics.median(bare_times), statistics.median(our_times)
     print(f"tokenizer: {name} (loaded in {load_s:.2f} s)")
-    print(f"file: {args.rows:,} rows, {size_mb:.1f} MB; mean {statistics.fmean(counts):.1f} tokens a row, "
+    print(f"file ({args.text} text): {args.rows:,} rows, {size_mb:.1f} MB; mean {statistics.fmean(counts):.1f} tokens a row, "
           f"{sum(counts):,} tokens")
     print(f"validate_file: {report.valid_rows:,} valid rows, {len(report.errors)} errors, "
           f"token counts equal to the bare pipeline's: {exact}")
     print()
     print("| pipeline | seconds (median of %d) | tokens/s |" % args.repeat)
     print("| --- | --- | --- |")
+    for stage, times in stages.items():
+        print(f"| bare, {stage} | {statistics.median(times):.2f} | |")
     print(f"| bare: read_csv + json + apply_chat_template + batched tokenizer | {bare:.2f} | {sum(counts) / bare:,.0f} |")
     print(f"| validate_file (all rules, exact counts) | {mine:.2f} | {sum(counts) / mine:,.0f} |")
     print(f"| ratio validate_file / bare | {mine / bare:.2f}x | bar <= 1.30x |")

@@ -23,6 +23,7 @@ SNIFF_BYTES = 8192
 BOM = b"\xef\xbb\xbf"
 OTHER_DELIMITERS = {";": "semicolon ';'", "\t": "tab", "|": "pipe '|'"}
 FIELD_LIMIT = csv.field_size_limit()
+END = "\x00end-of-file\x00"  # NUL never reaches the parser from a file (it is refused)
 
 # Magic numbers of the binary files people most often upload by mistake.
 MAGIC = [
@@ -203,12 +204,18 @@ def read_csv(
             if not first_line:
                 first_line.append(line)
             yield line
+        # A record of its own, unless a quoted field is still open: then the field swallows it.
+        yield END + "\n"
 
     reader = csv.reader(remember_first())
     data: CsvData | None = None
     row = 1
     try:
         header = next(reader, None)
+        if header and END in header[-1]:
+            raise CsvProblem(
+                "row 1: a quoted field opens in the header row and is never closed; look for a stray \""
+            )
         if header is None or not any(h.strip() for h in header):
             raise CsvProblem(
                 "no header row: the first line is empty; the first row must name the "
@@ -221,6 +228,14 @@ def read_csv(
         count = 0
         for record in reader:
             row += 1
+            if record and END in record[-1]:
+                if record == [END]:
+                    break
+                raise CsvProblem(
+                    f"row {row:,}: a quoted field opens here and is never closed, so it runs to the "
+                    'end of the file; look for a stray " in this row',
+                    rows=count,
+                )
             if len(record) == width:
                 if not any(record) or all(not f.strip() for f in record):
                     continue  # an empty row (",,,"): skipped, like a blank line
@@ -236,7 +251,7 @@ def read_csv(
                 break
         data.data_rows = count
     except csv.Error as error:
-        rows = data.data_rows if data else 0
+        rows = len(data.records) + len(data.bad_width) if data else 0
         if "field larger than field limit" in str(error):
             raise CsvProblem(
                 f"row {row + 1:,}: a field is longer than {FIELD_LIMIT:,} characters; a quoted "

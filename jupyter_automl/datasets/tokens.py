@@ -25,9 +25,11 @@ text in full) and counts again. Counts are always those of
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
+import threading
 from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any
@@ -60,27 +62,43 @@ def tokenizer_label(tokenizer: Any, name: str | None = None) -> str:
     return name or getattr(tokenizer, "name_or_path", None) or type(tokenizer).__name__
 
 
-def _plain_backend(tokenizer: Any):
-    """The Rust tokenizer behind a fast tokenizer, without truncation or padding, or None."""
+_BACKENDS: dict[int, Any] = {}  # hash of (tokenizer JSON, split flag) -> a private copy
+_BACKENDS_LOCK = threading.Lock()
+
+
+def _plain_backend(tokenizer: Any) -> tuple[Any, dict[str, Any] | None]:
+    """A private copy of the Rust tokenizer behind a fast tokenizer, and its JSON config.
+
+    A copy, because a shared tokenizer's truncation and padding settings change under us when
+    other code calls it (transformers sets them on every call); without them here. Copies are
+    cached by content, so each distinct tokenizer is copied once per process.
+    """
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None or not hasattr(backend, "encode_batch_fast"):
-        return None
-    if backend.truncation is not None or backend.padding is not None:
-        from tokenizers import Tokenizer
+        return None, None
+    from tokenizers import Tokenizer
 
-        backend = Tokenizer.from_str(backend.to_str())
-        backend.no_truncation()
-        backend.no_padding()
-    return backend
+    text = backend.to_str()
+    # transformers sets this on the backend at every call, from the tokenizer's attribute.
+    split_specials = bool(getattr(tokenizer, "split_special_tokens", False))
+    key = hash((text, split_specials))
+    with _BACKENDS_LOCK:
+        private = _BACKENDS.get(key)
+    if private is None:
+        private = Tokenizer.from_str(text)
+        private.no_truncation()
+        private.no_padding()
+        private.encode_special_tokens = split_specials
+        with _BACKENDS_LOCK:
+            if len(_BACKENDS) >= 8:
+                _BACKENDS.pop(next(iter(_BACKENDS)))
+            _BACKENDS[key] = private
+    return private, json.loads(text)
 
 
-def _word_safe(backend) -> bool:
+def _word_safe(config: dict[str, Any] | None) -> bool:
     """True when cutting a segment before each space that follows a non-space keeps counts."""
-    import json
-
-    try:
-        config = json.loads(backend.to_str())
-    except Exception:  # noqa: BLE001 - a backend we cannot read: no word level
+    if not config:
         return False
     if config.get("normalizer") is not None or (config.get("model") or {}).get("type") != "BPE":
         return False
@@ -119,9 +137,7 @@ def _split_pattern(tokenizer: Any, backend) -> tuple[Callable[[str], list[str]] 
     added = _added_tokens(backend) if backend is not None else []
     if not added:
         return None, set()
-    skip_special = bool(getattr(backend, "encode_special_tokens", False)) or bool(
-        getattr(tokenizer, "split_special_tokens", False)
-    )
+    skip_special = bool(getattr(backend, "encode_special_tokens", False))
     has_normalizer = backend.normalizer is not None
     contents = {
         t.content
@@ -153,7 +169,7 @@ class TokenCounter:
         self.tokenizer = tokenizer
         self.sample_size = sample_size
         self.seed = seed
-        self._backend = _plain_backend(tokenizer)
+        self._backend, self._config = _plain_backend(tokenizer)
         self._split, self._split_at = _split_pattern(tokenizer, self._backend)
         self._pieces: dict[str, int] = {"": 0}  # text -> tokens, tokenized alone
         self._spaced: dict[str, int] = {}  # word -> tokens of " " + word
@@ -169,7 +185,7 @@ class TokenCounter:
         self.mismatches = 0
 
     def _word_level_possible(self) -> bool:
-        if not _word_safe(self._backend):
+        if not _word_safe(self._config):
             return False
         # Every added token must be a segment boundary, so that none is left inside a word.
         added = {t.content for t in _added_tokens(self._backend) if t.content}

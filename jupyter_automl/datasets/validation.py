@@ -39,6 +39,8 @@ RECOMMENDED_ROWS = 2_000
 MAX_ROWS = 50_000
 MAX_TOKENS_LIMIT = 4096
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# Table columns that are never label heads (the snapshot code relies on it).
+RESERVED = {"row", "tokens", "text_data", "image", "image_url"}
 
 
 @dataclass(frozen=True)
@@ -286,30 +288,30 @@ def _columns(data: CsvData, report: ValidationReport, expected: _Expected) -> Ro
         errors.append(
             Issue(None, None, f"missing column: one of {', '.join(expected.any_of)} is required")
         )
-    for position, (name, has_values) in enumerate(zip(names, filled), 1):
-        if not name and has_values:
-            errors.append(
-                Issue(None, None, f"column {position} has values but no name in the header row")
-            )
-        elif name in expected.required and not has_values and data.records:
+    for name, has_values in zip(names, filled):
+        if name in expected.required and not has_values and data.records:
             errors.append(Issue(None, name, f"column {name!r} is empty in every row"))
     if errors:
         return None
     usable: dict[str, list[str]] = {}
-    for name, has_values, column in zip(names, filled, columns):
+    for position, (name, has_values, column) in enumerate(zip(names, filled, columns), 1):
         if not has_values:
             report.ignored_columns.append(name)
-        elif not expected.heads and name not in expected.known:
-            report.ignored_columns.append(name)
-            report.warnings.append(
-                Issue(
-                    None,
-                    name,
-                    f"column {name!r} ignored: an LLM dataset uses {', '.join(expected.known)}",
-                )
+            continue
+        if not name:
+            why = (
+                f"column {position} has values but no name in the header row (a saved "
+                "DataFrame index?); it is ignored"
             )
+        elif not expected.heads and name not in expected.known:
+            why = f"column {name!r} ignored: an LLM dataset uses {', '.join(expected.known)}"
+        elif expected.heads and name in RESERVED and name not in expected.known:
+            why = f"column {name!r} ignored: the name is reserved, so it cannot be a label head"
         else:
             usable[name] = list(column)
+            continue
+        report.ignored_columns.append(name)
+        report.warnings.append(Issue(None, name or None, why))
     rows = Rows(usable, list(data.numbers))
     width = len(names)
     rows.issues.extend(

@@ -172,11 +172,21 @@ def test_column_empty_in_every_row_is_ignored(tmp_path):
     assert "notes" not in result.table.columns
 
 
-def test_column_with_values_but_no_name_is_refused(tmp_path):
-    rows = [[p, c, "x"] for p, c in plain_rows(120)]
-    path = write_csv(tmp_path / "noname.csv", ["prompt", "completion", ""], rows)
-    report = validate_file(path, text_llm()).report
-    find_issue(report.errors, None, None, "column 3 has values but no name")
+def test_column_with_values_but_no_name_is_ignored_with_a_warning(tmp_path, text_settings):
+    rows = [[str(i), r["text_data"], r["sentiment"]] for i, r in enumerate(review_rows(120))]
+    path = write_csv(tmp_path / "index.csv", ["", "text_data", "sentiment"], rows)  # DataFrame.to_csv
+    result = validate_file(path, text_settings())
+    find_issue(result.report.warnings, None, None, "column 1 has values but no name", "ignored")
+    assert result.report.valid and list(result.report.heads) == ["sentiment"]
+    assert result.report.ignored_columns == [""]
+
+
+def test_reserved_column_names_are_not_label_heads(tmp_path, text_settings):
+    rows = [[r["text_data"], r["sentiment"], str(i)] for i, r in enumerate(review_rows(120))]
+    path = write_csv(tmp_path / "reserved.csv", ["text_data", "sentiment", "tokens"], rows)
+    result = validate_file(path, text_settings())
+    find_issue(result.report.warnings, None, "tokens", "reserved")
+    assert list(result.report.heads) == ["sentiment"] and result.report.valid
 
 
 def test_duplicate_column_names_are_refused(tmp_path):
@@ -205,6 +215,25 @@ def test_row_with_more_or_fewer_fields_than_the_header_is_invalid(tmp_path):
     find_issue(report.errors, 12, None, "the row has 1 field, the header has 2")
     assert report.invalid_row_numbers == [5, 12]
     assert (report.rows, report.valid_rows) == (150, 148)
+
+
+def test_quote_that_is_never_closed_is_a_file_error_naming_its_row(tmp_path):
+    rows = [[f"Question {i}?", f"Answer {i}."] for i in range(150)]
+    path = write_csv(tmp_path / "quote.csv", ["prompt", "completion"], rows)
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[40] = '"' + lines[40]  # row 41 opens a quote that nothing closes
+    path.write_text("\n".join(lines), encoding="utf-8")
+    report = validate_file(path, text_llm()).report
+    find_issue(report.errors, None, None, "row 41: a quoted field opens here and is never closed")
+    assert report.file_errors == report.errors
+
+
+def test_field_longer_than_the_csv_limit_is_a_file_error_naming_its_row(tmp_path):
+    rows = plain_rows(150)
+    rows[9][1] = "x" * 200_000
+    path = write_csv(tmp_path / "long.csv", ["prompt", "completion"], rows)
+    report = validate_file(path, text_llm()).report
+    find_issue(report.errors, None, None, "row 11: a field is longer than 131,072 characters")
 
 
 def test_blank_lines_and_comma_only_rows_are_skipped_but_keep_row_numbers(tmp_path):

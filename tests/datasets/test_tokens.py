@@ -85,6 +85,34 @@ def test_repeated_pieces_are_tokenized_once(chat_tokenizer):
     assert len(tokenized) == len(set(tokenized)) < 20  # each word or segment once, not 300 times
 
 
+@pytest.mark.parametrize("pattern", sorted(tokens.WORD_SAFE_SPLITS - {tokens.GPT2_PATTERN}))
+def test_llama3_and_qwen2_style_pre_tokenizers_count_exactly_by_words(pattern):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.tiny_models import CORPUS
+
+    raw = Tokenizer(models.BPE())
+    raw.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    raw.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=500, special_tokens=["<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    raw.train_from_iterator(CORPUS * 4 + TRICKY, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw)
+    texts = TRICKY + varied_texts(300, seed=11) + ["punctuation.\nthen a line, 12345 digits 1234567"]
+    counter = TokenCounter(tokenizer)
+    assert counter.level == "words"
+    assert counter.count(texts, add_special_tokens=False, sample=[0]) == reference(tokenizer, texts, False)
+    assert counter.mode == "words"
+
+
 def _space_merging_tokenizer():
     """A BPE without pre-tokenizer: merges run across spaces, so cutting words is wrong."""
     from tokenizers import Tokenizer, models, trainers
@@ -198,3 +226,24 @@ def test_smollm2_counts_are_exact_on_the_real_tokenizer(tmp_path):
         messages += [{"role": names[t["role"]], "content": t["content"]} for t in json.loads(row["prompt_history"])]
         messages += [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["completion"]}]
         assert count == len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False))
+
+
+def test_counts_follow_split_special_tokens(chat_tokenizer):
+    tokenizer = build_chat_tokenizer()
+    tokenizer.split_special_tokens = True  # "<|im_end|>" in text is plain text now
+    texts = ["a <|im_end|> b", "<|im_start|>user\nhi<|im_end|>"] * 20
+    counter = TokenCounter(tokenizer)
+    assert counter.count(texts, add_special_tokens=False, sample=[0]) == reference(tokenizer, texts, False)
+    assert counter.mode != "full"
+    # The shared tokenizer's own setting is untouched, and a normal one still splits them.
+    assert TokenCounter(chat_tokenizer).count(texts[:2], add_special_tokens=False) == reference(
+        chat_tokenizer, texts[:2], False
+    )
+
+
+def test_a_shared_tokenizer_set_to_truncate_still_gets_full_counts(chat_tokenizer):
+    tokenizer = build_chat_tokenizer()
+    tokenizer.backend_tokenizer.enable_truncation(max_length=4)
+    texts = ["a long sentence with many words in it"] * 3
+    counts = TokenCounter(tokenizer).count(texts, add_special_tokens=False)
+    assert counts == reference(chat_tokenizer, texts, False) and counts[0] > 4
