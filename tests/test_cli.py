@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-
 import pytest
 
 from jupyter_automl.cli import main
@@ -107,13 +102,3 @@ def test_base_models_list_filters_by_type(cli):
     code, out, _ = cli("base-models", "list", "--type", "llm_chat", "--json")
     names = {m["name"] for m in json.loads(out)}
     assert code == 0 and "tiny-llm" in names and "tiny-encoder" not in names
-
-
-@pytest.mark.skipif(shutil.which("jupyter", path=os.path.dirname(sys.executable)) is None,
-                    reason="jupyter is not installed next to this Python")
-def test_jupyter_finds_the_automl_subcommand():
-    jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable))
-    done = subprocess.run([jupyter, "automl", "--help"], capture_output=True, text=True,
-                          env={**os.environ, "PATH": os.path.dirname(sys.executable)})
-    assert done.returncode == 0
-    assert "datasets" in done.stdout and "snapshots" in done.stdout
