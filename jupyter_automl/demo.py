@@ -16,6 +16,7 @@ def run_demo(automl) -> int:
         if model.source != "hub":
             print(f"  {model.name:32s} {', '.join(model.model_types)}")
     print()
+    automl.ensure_example_snapshots()
     failures = 0
     for kind in ModelType:
         example = EXAMPLES[kind]
@@ -30,7 +31,8 @@ def run_demo(automl) -> int:
         snapshot = automl.create_snapshot(dataset.id)
         split = automl.split_snapshot(snapshot.id, 20)
         print(
-            f"  -> snapshot {snapshot.id} ({snapshot.rows} rows, hash {snapshot.content_hash[:12]}); "
+            f"  -> snapshot {snapshot.id} '{snapshot.name}' ({snapshot.rows} rows, "
+            f"hash {snapshot.content_hash[:12]}); "
             f"train {split.train.rows} / test {split.test.rows} rows "
             f"[{time.perf_counter() - started:.1f}s]\n"
         )
