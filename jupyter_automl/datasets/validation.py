@@ -14,12 +14,11 @@ The rules of each model type live in ``rules_llm``, ``rules_classification`` and
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import pandas as pd
 
@@ -94,11 +93,28 @@ class ValidationSettings:
 
 @dataclass
 class ValidationResult:
+    """The report, and the valid rows ready to be staged and frozen into a snapshot.
+
+    ``table`` holds the VALID rows only, in file order; ``row`` is the spreadsheet row number.
+    Columns by model type:
+
+    * LLM: ``row, prompt, completion, system_prompt, prompt_history, roles, tokens``. Cells are
+      strings ("" when absent). ``prompt_history`` is a JSON list of ``{"role", "content"}``
+      turns with the role names as written (the cell itself when it already has that shape,
+      else re-encoded); ``roles`` is ``{"user": .., "model": ..}`` as JSON. Build a row's
+      messages with ``rules_llm.chat_messages`` (it maps the names). ``prompt_history`` and
+      ``roles`` are "" for ``llm_text``, which does not use them.
+    * text classification: ``row, text_data, <one column per head>, tokens`` (a head cell is
+      the stripped class name, or "" when the row is not labelled for that head).
+    * image classification: ``row, image, <one column per head>``; ``image`` is the zip entry
+      name (as found in the zip) or the URL.
+
+    ``tokens`` is an int (exact, with the base model's tokenizer), or None without a tokenizer.
+    ``images_zip`` is the zip the images come from (given, or the upload itself when it is one
+    zip holding the CSV and the images), for image classification; else None.
+    """
+
     report: ValidationReport
-    # VALID rows only; "row" is the spreadsheet row number. Columns by model type:
-    #   LLM: row, prompt, completion, system_prompt, prompt_history, roles, tokens
-    #   text classification: row, text_data, <one column per head>, tokens
-    #   image classification: row, image, <one column per head>
     table: pd.DataFrame
     images_zip: Path | None
 

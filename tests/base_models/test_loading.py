@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -316,3 +316,10 @@ def test_smollm2_is_converted_once_into_a_cache_that_reloads(tmp_path, monkeypat
     out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
     answer = tokenizer.decode(out[0, prompt["input_ids"].shape[1]:], skip_special_tokens=True)
     assert "Paris" in answer
+
+
+@pytest.fixture
+def tmp_path(tmp_path):
+    """The converted SmolLM2 folder is 269 MB: do not leave it in pytest's kept temp dirs."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
