@@ -227,7 +227,6 @@ class BaseModelEntry:
             values.setdefault("training_methods", ("last_layer", "lora", "full"))
         if types and all(t == ModelType.IMAGE_CLASSIFICATION.value for t in types):
             values.setdefault("token_limit", None)
-            values.setdefault("image_size", 224)
         if is_llm:
             values.setdefault("token_limit", None)
         for key, kind in (

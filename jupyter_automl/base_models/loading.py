@@ -436,6 +436,8 @@ def _efficientnet_features(entry: BaseModelEntry, weights: Path) -> ImageBackbon
         )
     from efficientnet_lite_pytorch import EfficientNet
 
+    from .image_features import EfficientNetFeatures
+
     match = re.search(r"efficientnet-lite[0-4]", weights.name)
     if match is None:
         raise BaseModelUnavailable(
@@ -450,17 +452,6 @@ def _efficientnet_features(entry: BaseModelEntry, weights: Path) -> ImageBackbon
         state = torch.load(weights, map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
 
-    class EfficientNetFeatures(torch.nn.Module):
-        """Stem, blocks and head convolution, then global average pooling: 1280 features."""
-
-        def __init__(self, net: Any) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, pixel_values: "torch.Tensor") -> "torch.Tensor":
-            x = self.net.extract_features(pixel_values)
-            return torch.flatten(self.net._avg_pooling(x), 1)
-
     model = EfficientNetFeatures(net).eval()
     return ImageBackbone(
         model=model,
@@ -474,13 +465,14 @@ def _efficientnet_features(entry: BaseModelEntry, weights: Path) -> ImageBackbon
 
 
 def _transformers_features(entry: BaseModelEntry, path: Path | str) -> ImageBackbone:
-    import torch
     from transformers import AutoConfig, AutoModel
+
+    from .image_features import PooledFeatures
 
     kwargs = _from_pretrained_kwargs(entry)
     with _loading(entry, "weights"):
         config = AutoConfig.from_pretrained(str(path), **kwargs)
-        encoder = AutoModel.from_pretrained(str(path), **kwargs)
+        encoder, info = AutoModel.from_pretrained(str(path), output_loading_info=True, **kwargs)
         processor = _image_processor_config(path, kwargs)
     mean = tuple(processor.get("image_mean") or IMAGENET_MEAN)
     std = tuple(processor.get("image_std") or IMAGENET_STD)
@@ -489,22 +481,10 @@ def _transformers_features(entry: BaseModelEntry, path: Path | str) -> ImageBack
         size = int(size[0])
     dim = getattr(config, "hidden_size", None) or getattr(config, "hidden_sizes", [None])[-1]
 
-    class PooledFeatures(torch.nn.Module):
-        """The encoder's pooled output (or its first token) as the feature vector."""
-
-        def __init__(self, encoder: Any) -> None:
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, pixel_values: "torch.Tensor") -> "torch.Tensor":
-            out = self.encoder(pixel_values=pixel_values)
-            pooled = getattr(out, "pooler_output", None)
-            if pooled is None:
-                pooled = out.last_hidden_state[:, 0]
-            return torch.flatten(pooled, 1)
-
+    # A *ForImageClassification checkpoint has no weights for AutoModel's learned pooler.
+    use_pooler = not any(k.startswith("pooler.") for k in info.get("missing_keys", ()))
     return ImageBackbone(
-        model=PooledFeatures(encoder).eval(),
+        model=PooledFeatures(encoder, use_pooler=use_pooler).eval(),
         feature_dim=int(dim),
         image_size=int(size),
         mean=mean,  # type: ignore[arg-type]
