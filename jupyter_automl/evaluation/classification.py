@@ -1,10 +1,8 @@
-"""Classification metrics for one head (DESIGN §6), as plain JSON data checked against scikit-learn.
+"""Classification metrics for one head (DESIGN §6), as plain JSON data checked against scikit-learn,
+and the selection rule that picks the best evaluation from them.
 
-Rows unlabelled for a head (an empty cell) count for nothing. Balanced accuracy is the standard
-definition, the mean recall over the classes present in the truth (scikit-learn's
-``balanced_accuracy_score``); it is NOT (precision + recall) / 2, which one seed page writes.
-Macro F1 averages over the classes that occur in the truth or in the predictions, so a class
-that never appears either way neither helps nor hurts.
+Balanced accuracy is the standard definition, the mean recall over the classes present in the
+truth; it is NOT (precision + recall) / 2, which one seed page writes.
 """
 
 from __future__ import annotations
@@ -26,24 +24,54 @@ MAX_CURVE_POINTS = 200
 RULES = ("balanced_accuracy", "f1", "loss")
 
 
-def _labelled(y_true: Sequence[str | None], scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _labelled(
+    y_true: Sequence[str | None], scores: np.ndarray, classes: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The truth and score rows of the labelled rows only (a class name, not None or "")."""
+    probs = np.asarray(scores, dtype=np.float64)
+    if probs.shape != (len(y_true), len(classes)):
+        raise InvalidInput(
+            f"scores have shape {probs.shape}; expected ({len(y_true)}, {len(classes)}): "
+            "one row per label and one column per class"
+        )
     keep = np.array([isinstance(v, str) and v != "" for v in y_true], dtype=bool)
     truth = np.array([v for v, k in zip(y_true, keep) if k], dtype=object)
-    return truth, np.asarray(scores, dtype=np.float64)[keep] if len(keep) else np.zeros((0, 0))
+    return truth, probs[keep]
 
 
-def _thin(curve: dict[str, list[float]]) -> dict[str, list[float]]:
-    """At most MAX_CURVE_POINTS points, evenly spread, both ends kept (plots, not re-analysis)."""
-    n = len(curve["precision"])
-    if n <= MAX_CURVE_POINTS:
-        return curve
-    keep = np.unique(np.linspace(0, n - 1, MAX_CURVE_POINTS).round().astype(int))
-    thresholds = curve["thresholds"]
+def _curve(positive: np.ndarray, score: np.ndarray) -> dict[str, Any]:
+    """One-vs-rest PR curve, thinned to at most MAX_CURVE_POINTS points (for plots and JSON).
+
+    scikit-learn gives one threshold fewer than points: point i has threshold i and the last
+    point (recall 0, precision 1) has none. Thinning keeps that pairing, the first and the last
+    point and the lowest and highest threshold; the average precision is computed on the full
+    curve.
+    """
+    precision, recall, thresholds = precision_recall_curve(positive, score)
+    n = len(precision)
+    if n > MAX_CURVE_POINTS:
+        keep = np.unique(np.linspace(0, n - 2, MAX_CURVE_POINTS - 1).round().astype(int))
+        precision = np.append(precision[keep], precision[-1])
+        recall = np.append(recall[keep], recall[-1])
+        thresholds = thresholds[keep]
     return {
-        "precision": [curve["precision"][i] for i in keep],
-        "recall": [curve["recall"][i] for i in keep],
-        # sklearn gives one threshold fewer than points: the last point has none.
-        "thresholds": [thresholds[i] for i in keep if i < len(thresholds)],
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "thresholds": thresholds.tolist(),
+        "average_precision": float(average_precision_score(positive, score)),
+    }
+
+
+def _empty(classes: list[str]) -> dict[str, Any]:
+    return {
+        "labelled": 0,
+        "classes": classes,
+        "accuracy": None,
+        "balanced_accuracy": None,
+        "macro_f1": None,
+        "per_class": {c: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for c in classes},
+        "confusion_matrix": {"labels": classes, "matrix": [[0] * len(classes) for _ in classes]},
+        "pr_curves": {c: None for c in classes},
     }
 
 
@@ -53,23 +81,24 @@ def head_metrics(
     """Per-class precision/recall/F1, macro F1, balanced accuracy, confusion matrix, PR curves.
 
     ``scores`` is ``[rows, classes]`` (probabilities, in ``classes`` order); the prediction is
-    the highest score. ``y_true`` holds class names, or None / "" for unlabelled rows.
+    the highest score. ``y_true`` holds class names, or None / "" for rows unlabelled for this
+    head, which are left out of every number.
+
+    - ``balanced_accuracy`` is the standard definition, the mean recall over the classes present
+      in the truth (scikit-learn's ``balanced_accuracy_score``), not (precision + recall) / 2.
+    - ``macro_f1`` averages F1 over the classes present in the truth or in the predictions, so a
+      class of the head that occurs in neither does not pull the mean down with a 0.
+    - A precision or recall with a zero denominator is 0.0 (``zero_division=0``); a class without
+      a positive row has no PR curve (None). With no labelled row the numbers are None.
     """
     classes = list(classes)
-    truth, probs = _labelled(y_true, scores)
+    truth, probs = _labelled(y_true, scores, classes)
     n = len(truth)
     unknown = sorted(set(truth) - set(classes))
     if unknown:
         raise InvalidInput(f"labels {unknown} are not classes of this head ({classes})")
-    empty = {
-        "labelled": 0, "classes": classes, "accuracy": None, "balanced_accuracy": None,
-        "macro_f1": None,
-        "per_class": {c: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for c in classes},
-        "confusion_matrix": {"labels": classes, "matrix": [[0] * len(classes) for _ in classes]},
-        "pr_curves": {c: None for c in classes},
-    }
     if n == 0:
-        return empty
+        return _empty(classes)
     predicted = np.array(classes, dtype=object)[probs.argmax(axis=1)]
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, predicted, labels=classes, zero_division=0
@@ -80,16 +109,9 @@ def head_metrics(
         c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for c, p, r, f, s in zip(classes, precision, recall, f1, support)
     }
-    curves: dict[str, Any] = {}
-    for k, c in enumerate(classes):
-        positive = truth == c
-        if not positive.any():
-            curves[c] = None
-            continue
-        p, r, t = precision_recall_curve(positive, probs[:, k])
-        curve = _thin({"precision": p.tolist(), "recall": r.tolist(), "thresholds": t.tolist()})
-        curve["average_precision"] = float(average_precision_score(positive, probs[:, k]))
-        curves[c] = curve
+    curves = {
+        c: _curve(truth == c, probs[:, k]) if c in present else None for k, c in enumerate(classes)
+    }
     matrix = confusion_matrix(truth, predicted, labels=classes)
     return {
         "labelled": n,
@@ -106,7 +128,7 @@ def head_metrics(
 def summarize(heads: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """The headline numbers of each head, for tables."""
     return {
-        head: {k: m.get(k) for k in ("balanced_accuracy", "macro_f1", "accuracy", "labelled")}
+        head: {k: m.get(k) for k in ("balanced_accuracy", "macro_f1", "accuracy")}
         for head, m in heads.items()
     }
 

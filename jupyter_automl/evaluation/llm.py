@@ -13,6 +13,7 @@ def token_stats_from_selected(logits: torch.Tensor, targets: torch.Tensor) -> tu
     """(sum of cross-entropy, correct argmax predictions, tokens) for gathered positions.
 
     ``logits`` is ``[N, vocab]``, the predictions for the ``N`` completion tokens ``targets``.
+    The cross-entropy is computed in float32 whatever the model's dtype.
     """
     if targets.numel() == 0:
         return 0.0, 0, 0
@@ -23,11 +24,15 @@ def token_stats_from_selected(logits: torch.Tensor, targets: torch.Tensor) -> tu
 
 
 def completion_token_stats(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, int, int]:
-    """The same from full logits ``[..., T, vocab]``: position t predicts token t + 1; -100 is ignored."""
-    shifted = logits[..., :-1, :].reshape(-1, logits.shape[-1])
-    targets = labels[..., 1:].reshape(-1)
+    """The same from full logits ``[..., T, vocab]`` and ``labels`` ``[..., T]``.
+
+    Teacher forcing: position t predicts token t + 1, so ``logits[..., :-1]`` is scored against
+    ``labels[..., 1:]``; labels of -100 (prompt, padding) are not counted. The mask selects the
+    completion positions before anything is copied, as the full logits can be large.
+    """
+    targets = labels[..., 1:]
     keep = targets != -100
-    return token_stats_from_selected(shifted[keep], targets[keep])
+    return token_stats_from_selected(logits[..., :-1, :][keep], targets[keep])
 
 
 class LossAccumulator:

@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
@@ -28,36 +30,42 @@ def _safe(name: str) -> str:
 
 
 def plot_pr_curves(head: str, metrics: Mapping[str, Any], path: str | Path) -> Path:
-    figure = Figure(figsize=(6, 4.5))
+    """One precision-recall curve per class that has a positive row, its AP in the legend."""
+    curves = [(name, c) for name, c in (metrics.get("pr_curves") or {}).items() if c]
+    figure = Figure(figsize=(6 if len(curves) <= 8 else 8.5, 4.5))
     ax = figure.add_subplot()
-    for name, curve in (metrics.get("pr_curves") or {}).items():
-        if curve:
-            ax.step(curve["recall"], curve["precision"], where="post",
-                    label=f"{name} (AP {curve['average_precision']:.3f})")
+    colors = colormaps["tab10" if len(curves) <= 10 else "tab20"].colors
+    for k, (name, curve) in enumerate(curves):
+        ax.step(curve["recall"], curve["precision"], where="post", color=colors[k % len(colors)],
+                label=f"{name} (AP {curve['average_precision']:.3f})")
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.01), ylim=(0, 1.05),
            title=f"Precision-recall, head {head!r}")
     ax.grid(alpha=0.3)
-    if ax.lines:
+    if len(curves) > 8:  # beside the axes, so that many classes do not hide the curves
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1))
+    elif curves:
         ax.legend(fontsize="small", loc="lower left")
     return _save(figure, path)
 
 
 def plot_confusion_matrix(head: str, metrics: Mapping[str, Any], path: str | Path) -> Path:
+    """Counts, true classes as rows and predicted ones as columns, each cell annotated."""
     table = metrics["confusion_matrix"]
     labels, matrix = table["labels"], table["matrix"]
     size = max(4.0, 0.45 * len(labels) + 2)
     figure = Figure(figsize=(size, size))
     ax = figure.add_subplot()
-    image = ax.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=ax, fraction=0.046)
+    top = max((max(row) for row in matrix), default=0)
+    # The scale starts at 0, so that the text colour below (white over the darker half) is readable.
+    image = ax.imshow(matrix, cmap="Blues", vmin=0, vmax=max(top, 1))
+    figure.colorbar(image, ax=ax, fraction=0.046, ticks=MaxNLocator(integer=True))
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
     ax.set(xlabel="predicted", ylabel="true", title=f"Confusion matrix, head {head!r}")
-    top = max((max(row) for row in matrix), default=0)
     for i, row in enumerate(matrix):
         for j, count in enumerate(row):
             ax.text(j, i, str(count), ha="center", va="center", fontsize="small",
-                    color="white" if top and count > top / 2 else "black")
+                    color="white" if count > top / 2 else "black")
     return _save(figure, path)
 
 
@@ -86,6 +94,17 @@ def plot_history(
     return _save(figure, path)
 
 
+def _stems(heads: Sequence[str]) -> dict[str, str]:
+    """File-safe names, distinct per head ("a/b" and "a_b" must not overwrite each other's plots)."""
+    stems: dict[str, str] = {}
+    for head in heads:
+        stem, n = _safe(head), 2
+        while stem in stems.values():
+            stem, n = f"{_safe(head)}_{n}", n + 1
+        stems[head] = stem
+    return stems
+
+
 def write_plots(
     metrics: Mapping[str, Any],
     history: Sequence[Mapping[str, Any]],
@@ -93,25 +112,28 @@ def write_plots(
     *,
     selection: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """Every plot that fits the metrics: per head PR curves and confusion matrix, and curves."""
+    """Every plot that fits: per head PR curves and confusion matrix, and the history curves.
+
+    ``metrics`` is a classification evaluation (``{"heads": {head: head_metrics}}``) or an LLM one;
+    ``history`` holds the flat entries of every evaluation (``loss``, ``token_accuracy``,
+    ``<head>/balanced_accuracy``...), and the entry with the step of ``selection`` is marked.
+    Plots with nothing to show (a head without labelled rows) are not written.
+    """
     out = Path(out_dir)
+    heads = metrics.get("heads") or {}
+    stems = _stems(list(heads))
     written = []
-    for head, values in (metrics.get("heads") or {}).items():
+    for head, values in heads.items():
         if values.get("labelled"):
-            written.append(plot_pr_curves(head, values, out / f"pr_{_safe(head)}.png"))
-            written.append(plot_confusion_matrix(head, values, out / f"confusion_{_safe(head)}.png"))
-    if not history:
-        return written
-    chosen = None
-    if selection and selection.get("step") is not None:
-        chosen = next((i for i, e in enumerate(history) if e["step"] == selection["step"]), None)
-    written.append(plot_history(history, ["train_loss", "loss"], out / "loss.png",
-                                title="Loss (training, validation)", chosen=chosen))
-    if "token_accuracy" in history[0]:
-        written.append(plot_history(history, ["token_accuracy"], out / "token_accuracy.png",
-                                    title="Validation token accuracy", chosen=chosen))
-    for head in metrics.get("heads") or {}:
-        keys = [f"{head}/balanced_accuracy", f"{head}/macro_f1"]
-        written.append(plot_history(history, keys, out / f"history_{_safe(head)}.png",
-                                    title=f"Validation metrics, head {head!r}", chosen=chosen))
+            written.append(plot_pr_curves(head, values, out / f"pr_{stems[head]}.png"))
+            written.append(plot_confusion_matrix(head, values, out / f"confusion_{stems[head]}.png"))
+    step = (selection or {}).get("step")
+    chosen = next((i for i, e in enumerate(history) if step is not None and e.get("step") == step), None)
+    curves = [("loss", ["train_loss", "loss"], "Loss (training, validation)"),
+              ("token_accuracy", ["token_accuracy"], "Validation token accuracy")]
+    curves += [(f"history_{stems[head]}", [f"{head}/balanced_accuracy", f"{head}/macro_f1"],
+                f"Validation metrics, head {head!r}") for head in heads]
+    for name, keys, title in curves:
+        if any(entry.get(key) is not None for entry in history for key in keys):
+            written.append(plot_history(history, keys, out / f"{name}.png", title=title, chosen=chosen))
     return written
