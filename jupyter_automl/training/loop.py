@@ -24,6 +24,7 @@ import torch
 
 from ..evaluation import is_better, selection_value
 from .callbacks import CallbackList, StopSignal, TrainingState
+from .devices import seed_everything
 from .options import ResolvedOptions
 from .task import Task
 
@@ -156,9 +157,13 @@ def run_loop(
         state.total_steps = total_steps
         start_epoch, skip_windows = last["epoch_index"], last["window"]
         resumed_from = state.step
-    elif not resume:
-        checkpoints.clear()
-        checkpoints = _Checkpoints(checkpoint_dir)
+    else:
+        if not resume:
+            checkpoints.clear()
+            checkpoints = _Checkpoints(checkpoint_dir)
+        # Dropout and augmentation draw from here: the same seed gives the same run, whatever
+        # ran in this process before.
+        seed_everything(options.seed)
 
     rule, label = options.selection_rule, options.selection_label
     stopped_early = stop_requested = False

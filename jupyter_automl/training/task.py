@@ -70,9 +70,11 @@ class Task(ABC):
         """Metrics on ``"validation"`` or ``"test"`` rows (DESIGN §6), as plain JSON data."""
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
-        """The weights training changes (a copy on the CPU): the checkpoint of a LoRA or head run."""
+        """What training changes, copied to the CPU: trainable weights and every buffer
+        (BatchNorm running statistics change in training too; buffers are small)."""
         assert self.model is not None
         names = {n for n, p in self.model.named_parameters() if p.requires_grad}
+        names |= {n for n, _ in self.model.named_buffers()}
         return {
             k: v.detach().to("cpu", copy=True)
             for k, v in self.model.state_dict().items()
