@@ -160,7 +160,8 @@ class LLMTask(Task):
             raise RuntimeError("no training rows are left after leaving out the invalid ones")
         lengths = [len(e.input_ids) for e in self.examples["train"]]
         batches = self.train_batches(0)
-        summary["padding_waste"] = round(padding_waste(batches, lengths), 4)
+        packed = self.options.batching == "packed"
+        summary["padding_waste"] = 0.0 if packed else round(padding_waste(batches, lengths), 4)
         summary["batches_per_epoch"] = len(batches)
         rows = len(self.rows["train"]) + len(self.rows["validation"])
         return Preparation(rows=rows, invalid_rows=invalid, summary=summary)
@@ -190,10 +191,6 @@ class LLMTask(Task):
         else:
             inputs = collate_padded(examples, self.tokenizer.pad_token_id)
         inputs = {k: v.to(self.placement.device, non_blocking=True) for k, v in inputs.items()}
-        if packed and self.placement.dtype != torch.float32:
-            # The additive mask must be in the dtype attention computes in.
-            mask = inputs["attention_mask"]
-            inputs["attention_mask"] = mask.clamp(min=torch.finfo(self.placement.dtype).min).to(self.placement.dtype)
         count = int((inputs["labels"][:, 1:] != -100).sum())
         tokens = sum(len(e.input_ids) for e in examples)
         return Batch(inputs=inputs, count=count, samples=len(examples), tokens=tokens)
@@ -208,7 +205,9 @@ class LLMTask(Task):
         """Logits of the completion positions (in chunks) and their target tokens."""
         labels = inputs["labels"]
         mask, targets = completion_positions(labels)
+        # No KV cache: with one, transformers skips the check that keeps packed rows apart.
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        model_inputs["use_cache"] = False
         parts = _decoder_and_head(self.model)
         if parts is None:
             logits = self.model(**model_inputs).logits[:, :-1][mask]
