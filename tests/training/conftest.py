@@ -2,10 +2,20 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import torch
 
 from jupyter_automl.base_models.entry import BaseModelEntry
 from jupyter_automl.datasets.snapshots import freeze
 from jupyter_automl.model_types import ModelType
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread, and a busy machine does not stall them."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

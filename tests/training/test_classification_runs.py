@@ -16,6 +16,8 @@ from jupyter_automl.training import evaluate, load_predictor, train
 
 from .test_text_classification import make_rows
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 @pytest.fixture(scope="module")
 def tiny(tiny_base_models):

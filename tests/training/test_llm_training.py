@@ -17,6 +17,7 @@ from jupyter_automl.training.options import resolve_options
 
 from .conftest import llm_rows
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FAST = {"max_epochs": 2, "learning_rate": 5e-3, "batch_size": 8}
 
 

@@ -27,13 +27,7 @@ FILLER = "the a an my our this that it was is very so".split()
 TOPIC_WORDS = {"delivery": "parcel", "price": "price", "support": "agent"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
