@@ -137,3 +137,10 @@ def test_packed_and_padded_batches_give_the_same_loss(tiny_llm, chat_snapshot):
         packed = task.loss_sum({k: v for k, v in collate_packed(examples).items()})
         padded = task.loss_sum(collate_padded(examples, task.tokenizer.pad_token_id))
     assert float(packed) == pytest.approx(float(padded), rel=1e-5)
+
+
+def test_packed_batching_trains_end_to_end_with_no_padding(tiny_llm, chat_snapshot, tmp_path):
+    result = train(chat_snapshot, tiny_llm, {**FAST, "batching": "packed", "max_batch_tokens": 512},
+                   out_dir=tmp_path / "v")
+    assert result.metrics["data"]["padding_waste"] == 0.0
+    assert result.metrics["test"]["loss"] < result.metrics["base"]["loss"]
