@@ -210,18 +210,15 @@ class ImageClassificationTask(Task):
         options: ResolvedOptions,
         placement: Placement,
         *,
-        entry: BaseModelEntry,
-        train_rows: pd.DataFrame,
-        validation_rows: pd.DataFrame,
-        test_rows: pd.DataFrame,
         image_dirs: Mapping[str, str | os.PathLike[str]],
         heads: Mapping[str, Sequence[str]],
-        cache_dir: str | Path | None = None,
         cache_features: bool = True,
         max_cache_bytes: int = DEFAULT_CACHE_BYTES,
         decode_workers: int | None = None,
+        **data: Any,
     ) -> None:
-        super().__init__(options, placement)
+        super().__init__(options, placement, **data)
+        entry = self.entry
         if options.method == "lora" and _framework(entry) != "transformers":
             raise InvalidInput(
                 f"method: base model {entry.name!r} ({entry.framework}) has no LoRA; "
@@ -232,14 +229,11 @@ class ImageClassificationTask(Task):
                 f"base model {entry.name!r} has built-in heads; keeping the built-in heads of an "
                 "image moderation model is not supported yet"
             )
-        self.entry = entry
-        self.tables = {"train": train_rows, "validation": validation_rows, "test": test_rows}
         missing = [s for s in self.tables if s not in image_dirs]
         if missing:
             raise InvalidInput(f"image_dirs needs a folder for {', '.join(missing)}")
         self.image_dirs = {k: Path(v) for k, v in image_dirs.items()}
         self.layout: HeadLayout = build_layout({h: list(c) for h, c in heads.items()})
-        self.cache_dir = cache_dir
         self.cache_features = cache_features
         self.max_cache_bytes = int(max_cache_bytes)
         self.workers = _workers(decode_workers)

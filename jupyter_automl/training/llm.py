@@ -13,12 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from ..base_models.entry import BaseModelEntry
 from ..base_models.loading import load_causal_lm, load_tokenizer
 from ..evaluation import LossAccumulator, token_stats_from_selected
 from .devices import Placement
@@ -76,18 +74,11 @@ class LLMTask(Task):
         options: ResolvedOptions,
         placement: Placement,
         *,
-        entry: BaseModelEntry,
-        train_rows: pd.DataFrame,
-        validation_rows: pd.DataFrame,
-        test_rows: pd.DataFrame,
         chat: bool,
-        cache_dir: str | Path | None = None,
+        **data: Any,
     ) -> None:
-        super().__init__(options, placement)
-        self.entry = entry
-        self.rows = {"train": train_rows, "validation": validation_rows, "test": test_rows}
+        super().__init__(options, placement, **data)
         self.chat = chat
-        self.cache_dir = cache_dir
         self.examples: dict[str, list[Example]] = {}
         self.tokenizer: Any = None
 
@@ -135,7 +126,7 @@ class LLMTask(Task):
         limit = self._max_tokens(self.model)
         invalid: list[dict[str, Any]] = []
         summary: dict[str, Any] = {"max_tokens": limit}
-        for split, table in self.rows.items():
+        for split, table in self.tables.items():
             encoded = encode_rows(table, self.tokenizer, chat=self.chat, max_tokens=limit)
             self.examples[split] = encoded.examples
             left_out = [
@@ -163,7 +154,7 @@ class LLMTask(Task):
         packed = self.options.batching == "packed"
         summary["padding_waste"] = 0.0 if packed else round(padding_waste(batches, lengths), 4)
         summary["batches_per_epoch"] = len(batches)
-        rows = len(self.rows["train"]) + len(self.rows["validation"])
+        rows = len(self.tables["train"]) + len(self.tables["validation"])
         return Preparation(rows=rows, invalid_rows=invalid, summary=summary)
 
     # -- batches ------------------------------------------------------------------------------

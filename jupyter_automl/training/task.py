@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
+
+from ..base_models.entry import BaseModelEntry
 
 from .devices import Placement
 from .options import ResolvedOptions
@@ -44,9 +47,28 @@ class Preparation:
 class Task(ABC):
     """One model type's side of a run. Built by ``train`` and driven by ``run_loop``."""
 
-    def __init__(self, options: ResolvedOptions, placement: Placement) -> None:
+    def __init__(
+        self,
+        options: ResolvedOptions,
+        placement: Placement,
+        *,
+        entry: BaseModelEntry,
+        train_rows: pd.DataFrame,
+        validation_rows: pd.DataFrame,
+        test_rows: pd.DataFrame,
+        cache_dir: str | Path | None = None,
+    ) -> None:
+        """Every task trains ``entry`` on the snapshot rows of three splits; subclasses add what
+        their model type needs and pass these through."""
         self.options = options
         self.placement = placement
+        self.entry = entry
+        self.tables = {
+            "train": train_rows.reset_index(drop=True),
+            "validation": validation_rows.reset_index(drop=True),
+            "test": test_rows.reset_index(drop=True),
+        }
+        self.cache_dir = cache_dir
         self.model: torch.nn.Module | None = None
 
     @abstractmethod

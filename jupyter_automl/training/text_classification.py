@@ -248,22 +248,11 @@ class TextClassificationTask(Task):
         options: ResolvedOptions,
         placement: Placement,
         *,
-        entry: BaseModelEntry,
-        train_rows: pd.DataFrame,
-        validation_rows: pd.DataFrame,
-        test_rows: pd.DataFrame,
         heads: Mapping[str, Sequence[str]],
-        cache_dir: str | Path | None = None,
+        **data: Any,
     ) -> None:
-        super().__init__(options, placement)
-        self.entry = entry
-        self.tables = {
-            "train": train_rows.reset_index(drop=True),
-            "validation": validation_rows.reset_index(drop=True),
-            "test": test_rows.reset_index(drop=True),
-        }
+        super().__init__(options, placement, **data)
         self.user_heads = {h: list(c) for h, c in heads.items()}
-        self.cache_dir = cache_dir
         self.layout: HeadLayout | None = None
         self.tokenizer: Any = None
         self.max_length = DEFAULT_TOKEN_LIMIT

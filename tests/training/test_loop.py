@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -24,7 +25,9 @@ class ToyTask(Task):
     """Logistic regression on fixed data; validation scores may follow a script."""
 
     def __init__(self, options, script=None, rows=32):
-        super().__init__(options, choose_placement("fp32"))
+        empty = pd.DataFrame()
+        super().__init__(options, choose_placement("fp32"), entry=ENTRY, train_rows=empty,
+                         validation_rows=empty, test_rows=empty)
         generator = torch.Generator().manual_seed(0)
         self.x = torch.randn(rows, 4, generator=generator)
         self.y = (self.x[:, 0] > 0).long()
