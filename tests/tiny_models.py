@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 
+from jupyter_automl.base_models.tiny import chatml_tokenizer, encoder_tokenizer
+
 # The chat template of SmolLM2-135M-Instruct, verbatim.
 SMOLLM2_CHAT_TEMPLATE = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
@@ -33,63 +35,17 @@ CORPUS = [
     "Die Lieferung kam pünktlich. La livraison était rapide. El paquete llegó tarde.",
 ]
 
-CHAT_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-ENCODER_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def _byte_level_bpe(specials: list[str], vocab_size: int = 400):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=specials,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(CORPUS * 4, trainer=trainer)
-    return tokenizer
-
-
 def build_chat_tokenizer(chat_template: str = SMOLLM2_CHAT_TEMPLATE):
     """A new tiny ChatML tokenizer (a fresh object each call: safe to modify)."""
-    from transformers import PreTrainedTokenizerFast
-
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=_byte_level_bpe(CHAT_SPECIALS),
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        pad_token="<|im_end|>",
-        unk_token="<|endoftext|>",
-        model_max_length=8192,
-    )
-    fast.chat_template = chat_template
+    fast = chatml_tokenizer(vocab_size=400, corpus=CORPUS, chat_template=chat_template,
+                            model_max_length=8192)
     fast.name_or_path = "tiny-chatml-bpe"
     return fast
 
 
 def build_encoder_tokenizer():
     """A new tiny encoder tokenizer that wraps every text in [CLS] ... [SEP]."""
-    from tokenizers import processors
-    from transformers import PreTrainedTokenizerFast
-
-    raw = _byte_level_bpe(ENCODER_SPECIALS)
-    raw.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", raw.token_to_id("[CLS]")), ("[SEP]", raw.token_to_id("[SEP]"))],
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    )
+    fast = encoder_tokenizer(vocab_size=400, corpus=CORPUS)
     fast.name_or_path = "tiny-encoder-bpe"
     return fast
 

@@ -28,7 +28,7 @@ _CORPUS = [
 ]
 
 
-def _byte_level_bpe(specials: list[str], vocab_size: int):
+def byte_level_bpe(specials: list[str], vocab_size: int, corpus: list[str] = _CORPUS):
     """A byte-level BPE tokenizer (any text encodes, no unknown tokens) trained on a few lines."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -41,25 +41,59 @@ def _byte_level_bpe(specials: list[str], vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    tokenizer.train_from_iterator(corpus * 4, trainer=trainer)
     return tokenizer
+
+
+def chatml_tokenizer(
+    *, vocab_size: int = 384, corpus: list[str] = _CORPUS, chat_template: str = CHATML_TEMPLATE,
+    model_max_length: int | None = None,
+):
+    """A tiny ChatML fast tokenizer: ``<|im_start|>``/``<|im_end|>`` specials and a chat template."""
+    from transformers import PreTrainedTokenizerFast
+
+    extra = {"model_max_length": model_max_length} if model_max_length else {}
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=byte_level_bpe(["<|endoftext|>", "<|im_start|>", "<|im_end|>"], vocab_size, corpus),
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        **extra,
+    )
+    fast.chat_template = chat_template
+    return fast
+
+
+def encoder_tokenizer(*, vocab_size: int = 384, corpus: list[str] = _CORPUS):
+    """A tiny BERT-style fast tokenizer that wraps every text in ``[CLS] ... [SEP]``."""
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    raw = byte_level_bpe(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], vocab_size, corpus)
+    raw.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", raw.token_to_id("[CLS]")), ("[SEP]", raw.token_to_id("[SEP]"))],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=raw,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
+    )
 
 
 def build_tiny_causal_lm(path: str | Path, *, vocab_size: int = 384, seed: int = 0) -> Path:
     """A 2-layer Llama with a ChatML chat template, saved in ``save_pretrained`` format."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     path = Path(path)
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=_byte_level_bpe(specials, vocab_size),
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        pad_token="<|im_end|>",
-        unk_token="<|endoftext|>",
-    )
-    fast.chat_template = CHATML_TEMPLATE
+    fast = chatml_tokenizer(vocab_size=vocab_size)
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(fast),
@@ -82,26 +116,10 @@ def build_tiny_causal_lm(path: str | Path, *, vocab_size: int = 384, seed: int =
 def build_tiny_text_encoder(path: str | Path, *, vocab_size: int = 384, seed: int = 0) -> Path:
     """A 2-layer BERT with a [CLS] ... [SEP] tokenizer, saved in ``save_pretrained`` format."""
     import torch
-    from tokenizers import processors
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import BertConfig, BertModel
 
     path = Path(path)
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    raw = _byte_level_bpe(specials, vocab_size)
-    raw.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", raw.token_to_id("[CLS]")), ("[SEP]", raw.token_to_id("[SEP]"))],
-    )
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=raw,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        model_max_length=512,
-    )
+    fast = encoder_tokenizer(vocab_size=vocab_size)
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(fast),

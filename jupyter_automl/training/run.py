@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..base_models.builtin import DEFAULTS
 from ..base_models.entry import BaseModelEntry
 from ..base_models.registry import BaseModelRegistry
 from ..datasets.snapshots import read_rows
@@ -258,8 +259,6 @@ def train(
     started = time.perf_counter()
     data = SnapshotData.load(snapshot)
     kind = data.model_type
-    from ..base_models.builtin import DEFAULTS
-
     entry = resolve_base_model(base_model or DEFAULTS[kind], kind)
     resolved = resolve_options(options, model_type=kind, base_model=entry, heads=list(data.heads))
     final = Path(out_dir)
