@@ -15,7 +15,13 @@ from typing import Any
 
 import torch
 
-from ..datasets.rules_llm import chat_messages, llm_text_prompt, parse_prompt_history, parse_roles
+from ..datasets.rules_llm import (
+    CellError,
+    chat_messages,
+    llm_text_prompt,
+    parse_prompt_history,
+    parse_roles,
+)
 from ..errors import InvalidInput, NotFound
 
 DEFAULT_NEW_TOKENS = 256
@@ -83,12 +89,17 @@ class LLMPredictor:
         system = item.get("system_prompt") or ""
         if not self.chat:
             return self.tokenizer(llm_text_prompt(prompt, system))["input_ids"]
-        roles = item.get("roles")
-        if isinstance(roles, str):
-            roles = parse_roles(roles)
-        history = item.get("prompt_history") or []
-        if isinstance(history, str):
+        try:
+            roles = item.get("roles")
+            if roles is not None and not isinstance(roles, str):
+                roles = json.dumps(roles)
+            roles = parse_roles(roles) if roles else None
+            history = item.get("prompt_history") or ""
+            if not isinstance(history, str):  # turns given as data get the same checks as text
+                history = json.dumps(history)
             history = parse_prompt_history(history, roles)
+        except CellError as error:
+            raise InvalidInput(str(error)) from None
         messages = chat_messages(prompt, system_prompt=system, history=history, roles=roles)
         rendered = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, tokenize=False
@@ -101,7 +112,12 @@ class LLMPredictor:
     ) -> list[dict[str, Any]]:
         """Complete every item of ``batch`` together (left-padded); greedy unless temperature > 0."""
         settings = _generation_options(options)
-        prompts = [self.prompt_ids(item) for item in batch]
+        prompts = []
+        for n, item in enumerate(batch):
+            try:
+                prompts.append(self.prompt_ids(item))
+            except InvalidInput as error:
+                raise InvalidInput(f"request {n}: {error.message}") from None
         if not prompts:
             return []
         pad = self.tokenizer.pad_token_id

@@ -144,3 +144,31 @@ def test_packed_batching_trains_end_to_end_with_no_padding(tiny_llm, chat_snapsh
                    out_dir=tmp_path / "v")
     assert result.metrics["data"]["padding_waste"] == 0.0
     assert result.metrics["test"]["loss"] < result.metrics["base"]["loss"]
+
+
+def test_bad_requests_and_paths_get_clear_errors(tiny_llm, chat_snapshot, tmp_path):
+    from jupyter_automl.errors import InvalidInput, NotFound
+
+    with pytest.raises(NotFound, match="not a snapshot directory"):
+        train(tmp_path, tiny_llm, FAST, out_dir=tmp_path / "x")
+    with pytest.raises(NotFound, match="not a trained model version"):
+        load_predictor(tmp_path)
+    result = train(chat_snapshot, tiny_llm, {**FAST, "max_steps": 1}, out_dir=tmp_path / "v")
+    predictor = load_predictor(result.version_dir)
+    for options, message in [
+        ({"max_tokens": 0}, "max_tokens must be an integer from 1 to 4096"),
+        ({"temperature": -1}, "temperature must be a number from 0 to 5"),
+        ({"top_p": 0}, r"top_p must be a number in \(0, 1\]"),
+        ({"beams": 2}, "unknown generation option"),
+    ]:
+        with pytest.raises(InvalidInput, match=message):
+            predictor.generate(["hi"], options)
+    with pytest.raises(InvalidInput, match="non-empty 'prompt'"):
+        predictor.generate([{"prompt": "  "}])
+    with pytest.raises(InvalidInput, match="prompt_history"):
+        predictor.generate([{"prompt": "hi", "prompt_history": "[{"}])
+    with pytest.raises(InvalidInput, match=r"request 1: .*unknown role 'bot'"):
+        predictor.generate(["hi", {"prompt": "hi", "prompt_history": [{"role": "bot", "content": "x"}]}])
+    ok = predictor.generate([{"prompt": "hi", "prompt_history": [{"role": "customer", "content": "x"}],
+                              "roles": {"user": "customer", "model": "agent"}}], {"max_tokens": 2})
+    assert ok[0]["completion_tokens"] >= 1
