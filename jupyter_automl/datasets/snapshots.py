@@ -20,12 +20,14 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..errors import InvalidInput
 from ..model_types import ModelType
 from .report import ValidationReport
 from .zipfiles import extract_images
@@ -185,3 +187,24 @@ def read_table(path: Path) -> pd.DataFrame:
         columns = json.loads(f.readline())
         records = [json.loads(line) for line in f if line.strip()]
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def check_test_snapshot(
+    train_type: str,
+    train_heads: Mapping[str, Iterable[str]],
+    test_type: str,
+    test_heads: Mapping[str, Iterable[str]],
+) -> None:
+    """A test snapshot must hold the same type of data, and no class a head never trains on."""
+    if test_type != train_type:
+        raise InvalidInput(f"the test snapshot is {test_type} data; the model is {train_type}")
+    for head, classes in test_heads.items():
+        if head not in train_heads:
+            continue
+        known = set(train_heads[head])
+        unknown = sorted(set(classes) - known)
+        if unknown:
+            raise InvalidInput(
+                f"test snapshot: head {head!r} has class(es) {', '.join(map(repr, unknown))} that "
+                f"the training snapshot never shows (its classes: {', '.join(sorted(known))})"
+            )

@@ -4,10 +4,18 @@ Plain objects in, plain objects out: nothing here touches the store, the server 
 so the same calls work from a notebook cell, a script, a papermill template or a job.
 """
 
-from .callbacks import Callback, ProgressBar, StopSignal, TrainingState
-from .options import ResolvedOptions, TrainingOptions, resolve_options
-from .predictor import load_predictor
-from .run import SnapshotData, TrainingResult, evaluate, train
+
+from importlib import import_module
+from typing import Any
+
+# Names are imported on first use, so that ``training.callbacks`` (which job runners and
+# progress readers need) does not pull in torch and transformers.
+_HOMES = {
+    "Callback": "callbacks", "ProgressBar": "callbacks", "StopSignal": "callbacks",
+    "TrainingState": "callbacks", "ResolvedOptions": "options", "TrainingOptions": "options",
+    "resolve_options": "options", "load_predictor": "predictor", "SnapshotData": "run",
+    "TrainingResult": "run", "evaluate": "run", "train": "run",
+}
 
 __all__ = [
     "Callback",
@@ -23,3 +31,9 @@ __all__ = [
     "resolve_options",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(name)

@@ -48,6 +48,10 @@ class TrainingState:
 class Callback:
     """Override any hook; the defaults do nothing."""
 
+    def on_prepared(self, state: TrainingState, preparation: dict[str, Any]) -> None:
+        """The data is ready: ``rows``, ``invalid_rows`` (row, reason), ``summary``, and
+        ``splits`` (rows for train, validation, test)."""
+
     def on_train_begin(self, state: TrainingState) -> None: ...
 
     def on_step_end(self, state: TrainingState) -> None: ...
@@ -70,6 +74,9 @@ class CallbackList(Callback):
     def _each(self, hook: str, *args: Any) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
+
+    def on_prepared(self, state: TrainingState, preparation: dict[str, Any]) -> None:
+        self._each("on_prepared", state, preparation)
 
     def on_train_begin(self, state: TrainingState) -> None:
         self._each("on_train_begin", state)

@@ -324,16 +324,17 @@ class ImageClassificationTask(Task):
                 "cached": sum(p is not None for p in part.pixels) if part.mode != "features" else 0,
                 "mode": part.mode,
             }
+        rows = len(self.tables["train"]) + len(self.tables["validation"])
         if not self.splits["train"].rows:
-            raise RuntimeError("no training rows are left after leaving out the invalid ones")
+            return Preparation(rows=rows, invalid_rows=invalid, summary=summary, training_rows=0)
         summary["decoded_images"] = decoded
         summary["decode_seconds"] = round(decode_seconds, 3)
         summary["decode_images_per_second"] = round(decoded / decode_seconds, 1) if decode_seconds else None
         summary["feature_seconds"] = round(feature_seconds, 3)
         summary["cached_megabytes"] = round(self._cached_bytes / 2**20, 1)
         summary["batches_per_epoch"] = len(self.train_batches(0))
-        rows = len(self.tables["train"]) + len(self.tables["validation"])
-        return Preparation(rows=rows, invalid_rows=invalid, summary=summary)
+        return Preparation(rows=rows, invalid_rows=invalid, summary=summary,
+                           training_rows=len(self.splits["train"].rows))
 
     def _prepare_split(self, split: str, table: pd.DataFrame) -> tuple[_Split, list[dict[str, Any]], float]:
         """Decode one split's images once; leave out rows whose image is unusable."""

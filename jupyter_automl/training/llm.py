@@ -147,15 +147,16 @@ class LLMTask(Task):
                 "median_tokens": float(statistics.median(lengths)) if lengths else None,
                 "max_tokens": max(lengths) if lengths else None,
             }
+        rows = len(self.tables["train"]) + len(self.tables["validation"])
         if not self.examples["train"]:
-            raise RuntimeError("no training rows are left after leaving out the invalid ones")
+            return Preparation(rows=rows, invalid_rows=invalid, summary=summary, training_rows=0)
         lengths = [len(e.input_ids) for e in self.examples["train"]]
         batches = self.train_batches(0)
         packed = self.options.batching == "packed"
         summary["padding_waste"] = 0.0 if packed else round(padding_waste(batches, lengths), 4)
         summary["batches_per_epoch"] = len(batches)
-        rows = len(self.tables["train"]) + len(self.tables["validation"])
-        return Preparation(rows=rows, invalid_rows=invalid, summary=summary)
+        return Preparation(rows=rows, invalid_rows=invalid, summary=summary,
+                           training_rows=len(self.examples["train"]))
 
     # -- batches ------------------------------------------------------------------------------
 

@@ -157,6 +157,9 @@ def run_loop(
         state.total_steps = total_steps
         start_epoch, skip_windows = last["epoch_index"], last["window"]
         resumed_from = state.step
+        callbacks.on_log(
+            state, f"resumed from the checkpoint at step {state.step} (epoch {state.epoch:.2f})"
+        )
     else:
         if not resume:
             checkpoints.clear()

@@ -33,7 +33,7 @@ import pandas as pd
 from ..base_models.builtin import DEFAULTS
 from ..base_models.entry import BaseModelEntry
 from ..base_models.registry import BaseModelRegistry
-from ..datasets.snapshots import read_rows
+from ..datasets.snapshots import check_test_snapshot, read_rows
 from ..datasets.split import split_rows
 from ..errors import Conflict, DataValidationError, InvalidInput, NotFound
 from ..evaluation import compare, write_plots
@@ -135,19 +135,7 @@ def _test_rows(
         rows, held_out = split_rows(train.rows, percent, seed=seed, stratify_by=stratify_by)
         return rows, held_out, {"split_percent": percent, "seed": seed}, None
     snapshot = SnapshotData.load(test)
-    if snapshot.model_type is not train.model_type:
-        raise InvalidInput(
-            f"the test snapshot is {snapshot.model_type.value} data; the model is {train.model_type.value}"
-        )
-    for head, classes in snapshot.heads.items():
-        if head not in train.heads:
-            continue
-        unknown = sorted(set(classes) - set(train.heads[head]))
-        if unknown:
-            raise InvalidInput(
-                f"test snapshot: head {head!r} has class(es) {', '.join(map(repr, unknown))} that "
-                f"the training snapshot never shows (its classes: {', '.join(train.heads[head])})"
-            )
+    check_test_snapshot(train.model_type.value, train.heads, snapshot.model_type.value, snapshot.heads)
     return train.rows, snapshot.rows, {"snapshot": snapshot.content_hash}, snapshot
 
 
@@ -183,16 +171,24 @@ def _make_task(
     )
 
 
-def _check_invalid(rows: int, invalid: Sequence[dict[str, Any]], limit: int) -> None:
+def _check_invalid(
+    rows: int, invalid: Sequence[dict[str, Any]], limit: int, training_rows: int | None
+) -> None:
     if not rows or not invalid:
         return
     percent = 100.0 * len(invalid) / rows
+    listed = "; ".join(f"row {r['row']}: {r['reason']}" for r in invalid[:20])
+    more = f" (and {len(invalid) - 20} more)" if len(invalid) > 20 else ""
     if percent > limit:
-        listed = "; ".join(f"row {r['row']}: {r['reason']}" for r in invalid[:20])
-        more = f" (and {len(invalid) - 20} more)" if len(invalid) > 20 else ""
         raise DataValidationError(
             f"{len(invalid)} of {rows} training rows ({percent:.1f}%) are invalid, more than "
             f"max_invalid_row_percent ({limit}%): {listed}{more}",
+            details={"invalid_rows": list(invalid), "percent": percent, "limit": limit},
+        )
+    if training_rows == 0:
+        raise DataValidationError(
+            f"no training rows are left after leaving out the {len(invalid)} invalid one(s): "
+            f"{listed}{more}",
             details={"invalid_rows": list(invalid), "percent": percent, "limit": limit},
         )
 
@@ -295,7 +291,15 @@ def train(
     every = CallbackList([*([ProgressBar()] if progress else []), *callbacks])
 
     preparation = task.prepare()
-    _check_invalid(preparation.rows, preparation.invalid_rows, resolved.max_invalid_row_percent)
+    every.on_prepared(
+        TrainingState(phase="prepared"),
+        {"rows": preparation.rows, "invalid_rows": preparation.invalid_rows,
+         "summary": preparation.summary, "splits": {k: len(v) for k, v in parts.items()}},
+    )
+    _check_invalid(
+        preparation.rows, preparation.invalid_rows, resolved.max_invalid_row_percent,
+        preparation.training_rows,
+    )
     base_metrics = None
     if kind.is_llm:
         base_metrics = task.evaluate("test")

@@ -42,6 +42,9 @@ class Preparation:
     rows: int
     invalid_rows: list[dict[str, Any]] = field(default_factory=list)  # {"row", "reason"}
     summary: dict[str, Any] = field(default_factory=dict)
+    # Rows left to train on; a task that has none returns at once, and ``train`` refuses the
+    # run with the list of invalid rows.
+    training_rows: int | None = None
 
 
 class Task(ABC):

@@ -90,6 +90,15 @@ def test_too_many_rows_over_max_tokens_fail_the_run_listing_them(tiny_llm, tmp_p
     assert len(ok.invalid_rows) >= 8 and ok.metrics["data"]["invalid_rows"] == ok.invalid_rows
 
 
+def test_a_run_with_every_row_too_long_is_refused_with_the_rows_even_at_100_percent(
+    tiny_llm, chat_snapshot, tmp_path
+):
+    options = {**FAST, "max_tokens": 8, "max_invalid_row_percent": 100}
+    with pytest.raises(DataValidationError, match=r"no training rows are left .* row \d+: \d+ tokens"):
+        train(chat_snapshot, tiny_llm, options, out_dir=tmp_path / "v", test=10)
+    assert not (tmp_path / "v").exists()
+
+
 def test_seeded_runs_repeat_exactly_on_cpu(tiny_llm, chat_snapshot, tmp_path):
     a = train(chat_snapshot, tiny_llm, {**FAST, "max_epochs": 1}, out_dir=tmp_path / "a")
     b = train(chat_snapshot, tiny_llm, {**FAST, "max_epochs": 1}, out_dir=tmp_path / "b")
