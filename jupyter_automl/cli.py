@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -165,6 +168,202 @@ def cmd_base_models(automl, args) -> int:
     return 0
 
 
+def _options(args) -> dict[str, Any] | None:
+    """``--options JSON`` and any ``--option key=value`` (the value read as JSON when it parses)."""
+    options: dict[str, Any] | None = None
+    if args.options:
+        try:
+            options = json.loads(args.options)
+        except ValueError as error:
+            raise InvalidInput(f"--options is not JSON: {error}") from None
+        if not isinstance(options, dict):
+            raise InvalidInput("--options must be a JSON object, e.g. '{\"max_epochs\": 3}'")
+    for item in args.option or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--option {item!r}: write key=value")
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        options = {**(options or {}), key.strip(): parsed}
+    return options
+
+
+def _option_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--options", help="training options as a JSON object")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="one training option")
+
+
+def _show_model(model, as_json: bool) -> None:
+    if as_json:
+        _print_json(model.to_json())
+        return
+    test = (f"test snapshot {model.test_snapshot_id}" if model.test_snapshot_id
+            else f"{model.test_split_percent}% test split")
+    print(f"{model.id}  {model.name}  {model.model_type}  base={model.base_model}")
+    print(f"  data: snapshot {model.train_snapshot_id}, {test}; options {json.dumps(model.options)}")
+    for v in getattr(model, "versions", []):
+        line = f"  v{v.version}  {v.status:9s}  snapshot {(v.snapshot_hash or '')[:12]}"
+        if v.metrics:
+            line += "  " + _headline(v.metrics)
+        if v.error:
+            line += f"  error: {v.error}"
+        print(line)
+        if v.notebook_path:
+            print(f"       report: {v.notebook_path}")
+
+
+def _headline(metrics: dict[str, Any]) -> str:
+    """The numbers a user looks at first: test metrics, and the change against the base (LLMs)."""
+    comparison = metrics.get("comparison")
+    if comparison:
+        parts = []
+        for key, c in comparison.items():
+            if c.get("tuned") is None:
+                continue
+            text = f"{key} {c['tuned']:.4f}"
+            if c.get("change") is not None:
+                text += f" ({c['change']:+.4f}"
+                text += f", {c['change_percent']:+.1f}%)" if c.get("change_percent") is not None else ")"
+            parts.append(text)
+        return "; ".join(parts) + " vs base"
+    heads = (metrics.get("test") or {}).get("heads") or {}
+    return "; ".join(
+        f"{h}: balanced accuracy {m.get('balanced_accuracy'):.4f}, macro F1 {m.get('macro_f1'):.4f}"
+        for h, m in heads.items() if m.get("balanced_accuracy") is not None
+    )
+
+
+def cmd_models_create(automl, args) -> int:
+    model = automl.create_model(
+        args.name, args.snapshot, base_model=args.base_model,
+        test_snapshot_id=args.test_snapshot, test_percent=args.test_percent,
+        options=_options(args), description=args.description or "",
+    )
+    _show_model(model, args.json)
+    return 0
+
+
+def cmd_models_list(automl, args) -> int:
+    items = [m.to_json() for m in automl.list_models(args.model_type)]
+    if args.json:
+        _print_json(items)
+    else:
+        print(_table(items, ["id", "name", "model_type", "base_model", "created_at"]))
+    return 0
+
+
+def cmd_models_show(automl, args) -> int:
+    _show_model(automl.get_model(args.model), args.json)
+    return 0
+
+
+def _show_job(job, as_json: bool) -> None:
+    if as_json:
+        _print_json(job.to_json())
+        return
+    print(f"job {job.id}: {job.model_name} v{job.version}  {job.status}"
+          + (" (cancel requested)" if job.cancel_requested and not job.done else ""))
+    state = (job.progress or {}).get("state") or {}
+    if state:
+        eta = state.get("eta_seconds")
+        print(f"  step {state.get('step')}/{state.get('total_steps')}  epoch {state.get('epoch', 0):.2f}"
+              f"  loss {state.get('loss')}  phase {state.get('phase')}"
+              + (f"  eta {eta:.0f}s" if eta is not None else ""))
+    if job.error:
+        print(f"  error: {job.error}")
+    if job.notebook_path:
+        print(f"  notebook: {job.notebook_path}")
+
+
+def cmd_train(automl, args) -> int:
+    job = automl.train(
+        args.model, options=_options(args), snapshot_id=args.snapshot,
+        test_snapshot_id=args.test_snapshot, test_percent=args.test_percent,
+    )
+    info = job.info()
+    print(f"queued job {info.id}: {info.model_name} v{info.version}")
+    if not args.wait:
+        return 0
+    last = None
+    while not (info := job.info()).done:
+        state = (info.progress or {}).get("state") or {}
+        line = f"  {info.status} step {state.get('step', 0)}/{state.get('total_steps', '?')}"
+        if line != last:
+            print(line, flush=True)
+            last = line
+        time.sleep(1.0)
+    _show_job(info, args.json)
+    if info.status == "succeeded":
+        version = automl.get_version(info.model_id, info.version)
+        print(f"  {_headline(version.metrics or {})}")
+        print(f"  report: {version.notebook_path}")
+        return 0
+    return 1
+
+
+def cmd_jobs_list(automl, args) -> int:
+    items = []
+    for job in automl.list_jobs(status=args.status, model=args.model):
+        state = (job.progress or {}).get("state") or {}
+        items.append({**job.to_json(), "model": f"{job.model_name} v{job.version}",
+                      "progress": f"{state.get('step', 0)}/{state.get('total_steps') or '?'}"})
+    if args.json:
+        _print_json(items)
+    else:
+        print(_table(items, ["id", "model", "status", "progress", "created_at", "error"]))
+    return 0
+
+
+def cmd_jobs_show(automl, args) -> int:
+    _show_job(automl.get_job(args.id), args.json)
+    return 0
+
+
+def cmd_jobs_cancel(automl, args) -> int:
+    job = automl.cancel_job(args.id)
+    if args.wait:
+        job = automl.job(args.id).wait()
+    _show_job(job, args.json)
+    return 0
+
+
+def cmd_jobs_logs(automl, args) -> int:
+    print(automl.job_logs(args.id), end="")
+    return 0
+
+
+def cmd_worker(automl, args) -> int:
+    traits = {k: v for k, v in {
+        "max_concurrent_jobs": args.max_jobs, "dask_address": args.dask_address,
+        "lease_seconds": args.lease_seconds, "heartbeat_seconds": args.heartbeat_seconds,
+        "requeue_expired": True if args.requeue else None,
+    }.items() if v is not None}
+    worker = automl.worker(**traits)
+    stop_signals = 0
+
+    def on_signal(signum, frame):
+        nonlocal stop_signals
+        stop_signals += 1
+        if stop_signals > 1:
+            raise KeyboardInterrupt
+        print("stopping: no new jobs; waiting for the running ones (signal again to leave now)",
+              file=sys.stderr, flush=True)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"worker {worker.id}: executor {worker.executor.name}, {worker.executor.capacity} "
+          f"job(s) at once, store {automl.store.engine.url.render_as_string(hide_password=True)}",
+          flush=True)
+    try:
+        worker.run(exit_when_idle=args.exit_when_idle)
+    finally:
+        worker.close()
+    return 0
+
+
 def cmd_demo(automl, args) -> int:
     from .demo import run_demo
 
@@ -226,6 +425,52 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(base, "list", cmd_base_models, "list base models")
     p.add_argument("--type", choices=TYPES, dest="model_type")
 
+    models = groups.add_parser("models", help="create and inspect models").add_subparsers(
+        dest="verb", required=True
+    )
+    p = command(models, "create", cmd_models_create, "a model of a snapshot's type")
+    p.add_argument("name")
+    p.add_argument("--snapshot", required=True, help="id of the training snapshot")
+    p.add_argument("--base-model", help="registered base model (default: the type's default)")
+    p.add_argument("--test-snapshot", help="id of a test snapshot")
+    p.add_argument("--test-percent", type=int, help="else hold out this share (default 20)")
+    p.add_argument("--description")
+    _option_args(p)
+    p = command(models, "list", cmd_models_list, "list models")
+    p.add_argument("--type", choices=TYPES, dest="model_type")
+    p = command(models, "show", cmd_models_show, "a model and its versions")
+    p.add_argument("model", help="name or id")
+
+    p = command(groups, "train", cmd_train, "train a model's next version as a job")
+    p.add_argument("model", help="name or id")
+    p.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    p.add_argument("--snapshot", help="train on this snapshot from now on")
+    p.add_argument("--test-snapshot")
+    p.add_argument("--test-percent", type=int)
+    _option_args(p)
+
+    jobs = groups.add_parser("jobs", help="watch and cancel training jobs").add_subparsers(
+        dest="verb", required=True
+    )
+    p = command(jobs, "list", cmd_jobs_list, "list jobs, newest first")
+    p.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "cancelled"])
+    p.add_argument("--model")
+    p = command(jobs, "show", cmd_jobs_show, "a job's state and progress")
+    p.add_argument("id")
+    p = command(jobs, "cancel", cmd_jobs_cancel, "cancel a queued or running job")
+    p.add_argument("id")
+    p.add_argument("--wait", action="store_true", help="until the kernel has ended")
+    p = command(jobs, "logs", cmd_jobs_logs, "a job's log")
+    p.add_argument("id")
+
+    p = command(groups, "worker", cmd_worker, "run queued jobs (without JupyterLab)")
+    p.add_argument("--max-jobs", type=int, help="jobs at once (default: one per GPU, one on CPU)")
+    p.add_argument("--dask-address", help="run jobs on this Dask scheduler")
+    p.add_argument("--lease-seconds", type=float)
+    p.add_argument("--heartbeat-seconds", type=float)
+    p.add_argument("--requeue", action="store_true", help="re-queue jobs of dead workers")
+    p.add_argument("--exit-when-idle", type=float, help="stop after this many idle seconds")
+
     command(groups, "demo", cmd_demo, "validate and snapshot every example dataset")
     return parser
 
@@ -233,7 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        automl = load_automl(data_dir=args.data_dir, store_url=args.store_url)
+        automl = load_automl(
+            data_dir=args.data_dir,
+            store_url=args.store_url or os.environ.get("JUPYTER_AUTOML_STORE_URL"),
+        )
         try:
             return args.handler(automl, args)
         finally:

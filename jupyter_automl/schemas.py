@@ -83,3 +83,79 @@ class BaseModelInfo(Shape):
     is_moderation: bool
     description: str
     license: str | None
+
+
+class VersionInfo(Shape):
+    id: str
+    model_id: str
+    version: int
+    status: str
+    base_model: str
+    options: dict[str, Any]
+    train_snapshot_id: str
+    test_snapshot_id: str | None
+    test_split_percent: int | None
+    snapshot_hash: str | None
+    artifacts_path: str | None
+    notebook_path: str | None
+    metrics: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    trained_at: datetime | None
+
+
+class ModelInfo(Shape):
+    id: str
+    name: str
+    description: str
+    model_type: str
+    base_model: str
+    train_snapshot_id: str
+    test_snapshot_id: str | None
+    test_split_percent: int | None
+    options: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelDetail(ModelInfo):
+    versions: list[VersionInfo]
+
+
+class JobInfo(Shape):
+    id: str
+    version_id: str
+    model_id: str
+    model_name: str
+    version: int
+    status: str
+    epoch: int | None
+    step: int | None
+    total_steps: int | None
+    progress: dict[str, Any]
+    log_tail: str
+    error: str | None
+    notebook_path: str | None
+    executor: str | None
+    worker_id: str | None
+    pid: int | None  # the kernel's, while it runs
+    attempts: int
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+class WorkerInfo(Shape):
+    id: str
+    host: str
+    pid: int
+    executor: str
+    capacity: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None

@@ -148,6 +148,12 @@ class ModelVersion(Base):
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     trained_at: Mapped[datetime | None] = mapped_column()
+    # The base model as it was resolved when the version was queued (name, source, location),
+    # so a worker without the user's configuration trains from the same weights.
+    base_model_entry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    snapshot_hash: Mapped[str | None] = mapped_column(String(64))
+    notebook_path: Mapped[str | None] = mapped_column(String(1000))
+    error: Mapped[str | None] = mapped_column(Text)
 
     model: Mapped[Model] = relationship(back_populates="versions")
 
@@ -177,6 +183,23 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    job_dir: Mapped[str | None] = mapped_column(String(1000))
+
+
+class Worker(Base):
+    """A process that runs queued jobs; its heartbeat tells the faces whether anyone is working."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    executor: Mapped[str] = mapped_column(String(100))
+    capacity: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column()
 
 
 class Deployment(Base):

@@ -29,7 +29,7 @@ def test_migrations_create_exactly_the_declared_schema(store_url):
         assert diff == []
         assert set(inspect(conn).get_table_names()) >= {
             "datasets", "snapshots", "models", "model_versions", "jobs", "deployments",
-            "api_keys", "tasks", "playground_usage", "alembic_version",
+            "api_keys", "tasks", "playground_usage", "workers", "alembic_version",
         }
     store.dispose()
 

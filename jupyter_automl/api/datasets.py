@@ -1,4 +1,4 @@
-"""The public Python API: the one door every face (CLI, REST, widgets, templates) goes through."""
+"""Datasets and snapshots: upload, validate, freeze, split."""
 
 from __future__ import annotations
 
@@ -10,28 +10,18 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 from sqlalchemy import select
-from traitlets import Bool, Dict, Int, List, Unicode, default
-from traitlets.config import LoggingConfigurable
 
-from .base_models import BaseModelEntry, BaseModelRegistry, load_tokenizer
-from .datasets import snapshots as snapshot_files
-from .datasets.examples import EXAMPLES
-from .datasets.report import ValidationReport
-from .datasets.split import split_rows
-from .datasets.validation import ValidationSettings, validate_file
-from .errors import DataValidationError, InvalidInput, NotFound, TooLarge
-from .model_types import ModelType
-from .paths import default_data_dir
-from .schemas import (
-    BaseModelInfo,
-    DatasetDetail,
-    DatasetInfo,
-    SnapshotDetail,
-    SnapshotInfo,
-    SplitInfo,
-)
-from .store import Store, default_store_url
-from .store import orm
+from ..base_models import load_tokenizer
+from ..datasets import snapshots as snapshot_files
+from ..datasets.examples import EXAMPLES
+from ..datasets.report import ValidationReport
+from ..datasets.split import split_rows
+from ..datasets.validation import ValidationSettings, validate_file
+from ..errors import DataValidationError, InvalidInput, NotFound, TooLarge
+from ..model_types import ModelType
+from ..schemas import DatasetDetail, DatasetInfo, SnapshotDetail, SnapshotInfo, SplitInfo
+from ..store import orm
+from .part import APIPart
 
 CHUNK = 1 << 20
 MODERATION_MIN_EXAMPLES = 50
@@ -58,66 +48,8 @@ def _copy_hashing(source: Path | BinaryIO, dest: Path, limit: int) -> tuple[int,
     return size, digest.hexdigest()
 
 
-class AutoML(LoggingConfigurable):
-    """Datasets, snapshots and base models over one store and one data directory.
-
-    Configure it like any Jupyter application (``c.AutoML.store_url = ...`` in
-    ``jupyter_automl_config.py``) or with keyword arguments in a notebook.
-    """
-
-    data_dir = Unicode(help="Folder for uploads, snapshots and artifacts.").tag(config=True)
-    store_url = Unicode(
-        help="SQLAlchemy URL of the store (SQLite in data_dir by default; PostgreSQL for teams)."
-    ).tag(config=True)
-    base_models = List(
-        Dict(),
-        help="Extra base models, each a dict of BaseModelEntry fields "
-        "(name, display_name, model_types, source, location, ...).",
-    ).tag(config=True)
-    model_cache_dir = Unicode(
-        "", help="Where converted base models are cached (default ~/.cache/jupyter-automl)."
-    ).tag(config=True)
-    max_upload_bytes = Int(2 * 1024**3, help="Largest upload accepted, in bytes.").tag(config=True)
-    allow_downloads = Bool(
-        False, help="Let image datasets name images by http(s) URL (image_url column)."
-    ).tag(config=True)
-    max_image_pixels = Int(40_000_000, help="Images with more pixels are invalid rows.").tag(
-        config=True
-    )
-
-    @default("data_dir")
-    def _default_data_dir(self) -> str:
-        return str(default_data_dir())
-
-    @default("store_url")
-    def _default_store_url(self) -> str:
-        return default_store_url(Path(self.data_dir))
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.root = Path(self.data_dir).expanduser()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.store_url)
-        self.registry = BaseModelRegistry.from_config(self.base_models)
-
-    def close(self) -> None:
-        self.store.dispose()
-
-    # -- base models -------------------------------------------------------------------------
-
-    def list_base_models(self, model_type: str | ModelType | None = None) -> list[BaseModelInfo]:
-        kind = ModelType.parse(model_type) if model_type else None
-        return [BaseModelInfo(**entry.to_dict()) for entry in self.registry.list(kind)]
-
-    def _base_model(self, model_type: ModelType, name: str | None) -> BaseModelEntry:
-        entry = self.registry.get(name) if name else self.registry.default_for(model_type)
-        if model_type not in entry.model_types:
-            kinds = ", ".join(t.value for t in entry.model_types)
-            raise InvalidInput(
-                f"base model {entry.name!r} is for {kinds}, not {model_type.value}; "
-                f"see `jupyter automl base-models list --type {model_type.value}`"
-            )
-        return entry
+class DatasetsAPI(APIPart):
+    """Uploads are stored byte for byte with their validation report; snapshots freeze them."""
 
     def validation_settings(
         self,
@@ -131,10 +63,9 @@ class AutoML(LoggingConfigurable):
         kind = ModelType.parse(model_type)
         entry = self._base_model(kind, base_model)
         needs_tokenizer = kind is not ModelType.IMAGE_CLASSIFICATION
-        cache = Path(self.model_cache_dir) if self.model_cache_dir else None
         return ValidationSettings(
             model_type=kind,
-            tokenizer=load_tokenizer(entry, cache_dir=cache) if needs_tokenizer else None,
+            tokenizer=load_tokenizer(entry, cache_dir=self.cache_dir) if needs_tokenizer else None,
             tokenizer_name=entry.name,
             max_tokens=max_tokens if max_tokens is not None else (entry.default_max_tokens or 2048),
             token_limit=entry.token_limit or 512,
@@ -146,6 +77,7 @@ class AutoML(LoggingConfigurable):
             allow_downloads=self.allow_downloads,
             max_image_pixels=self.max_image_pixels,
         )
+
 
     # -- datasets ----------------------------------------------------------------------------
 

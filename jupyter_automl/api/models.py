@@ -1,0 +1,197 @@
+"""Models and their versions: a model names a base model, data and options; each training makes
+version n+1, which keeps its own copy of what it was trained from."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..datasets.snapshots import check_test_snapshot
+from ..errors import Conflict, InvalidInput, NotFound
+from ..model_types import ModelType
+from ..schemas import ModelDetail, ModelInfo, VersionInfo
+from ..store import orm
+from ..training.options import resolve_options
+from .part import APIPart
+
+DEFAULT_TEST_PERCENT = 20
+NAME_PATTERN = re.compile(r"^[\w][\w .\-]{0,99}$", re.UNICODE)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "-", name, flags=re.UNICODE).strip("-").lower() or "model"
+
+
+class ModelsAPI(APIPart):
+    """Create, list, show and change models; every change applies to the next version."""
+
+    def _model_row(self, session, model: str) -> orm.Model:
+        row = session.scalar(
+            select(orm.Model).where(or_(orm.Model.id == model, orm.Model.name == model))
+        )
+        if row is None:
+            raise NotFound(f"no model named or with id {model!r}")
+        return row
+
+    def _snapshot_row(self, session, snapshot_id: str, what: str) -> orm.Snapshot:
+        row = session.get(orm.Snapshot, snapshot_id)
+        if row is None:
+            raise NotFound(f"{what}: no snapshot with id {snapshot_id!r}")
+        return row
+
+    def _check_settings(
+        self,
+        session,
+        *,
+        model_type: ModelType,
+        base_model: str,
+        train_snapshot_id: str,
+        test_snapshot_id: str | None,
+        test_percent: int | None,
+        options: dict[str, Any],
+    ) -> None:
+        """Every setting of a model, checked as the engine will use it, before anything runs."""
+        train = self._snapshot_row(session, train_snapshot_id, "training data")
+        if train.model_type != model_type.value:
+            raise InvalidInput(
+                f"snapshot {train.id} holds {train.model_type} data; the model is {model_type.value}"
+            )
+        if test_snapshot_id is not None and test_percent is not None:
+            raise InvalidInput("give a test snapshot or a test percent, not both")
+        if test_snapshot_id is not None:
+            test = self._snapshot_row(session, test_snapshot_id, "test data")
+            check_test_snapshot(train.model_type, train.heads, test.model_type, test.heads)
+        if test_percent is not None and not 1 <= test_percent <= 90:
+            raise InvalidInput(f"test_percent must be between 1 and 90, got {test_percent}")
+        entry = self._base_model(model_type, base_model)
+        resolve_options(options, model_type=model_type, base_model=entry, heads=list(train.heads))
+
+    def create_model(
+        self,
+        name: str,
+        snapshot_id: str,
+        *,
+        base_model: str | None = None,
+        test_snapshot_id: str | None = None,
+        test_percent: int | None = None,
+        options: dict[str, Any] | None = None,
+        description: str = "",
+    ) -> ModelInfo:
+        """A model of the snapshot's type. Test data: a test snapshot, or ``test_percent`` of
+        the training rows (20 when neither is given)."""
+        name = (name or "").strip()
+        if not NAME_PATTERN.match(name):
+            raise InvalidInput(
+                f"model name {name!r}: use 1 to 100 letters, digits, spaces, '.', '-' or '_', "
+                "starting with a letter or digit"
+            )
+        if test_snapshot_id is None and test_percent is None:
+            test_percent = DEFAULT_TEST_PERCENT
+        options = dict(options or {})
+        with self.store.session() as session:
+            if session.scalar(select(orm.Model.id).where(orm.Model.name == name)):
+                raise Conflict(f"a model named {name!r} exists already; train it again for a new version")
+            snapshot = self._snapshot_row(session, snapshot_id, "training data")
+            kind = ModelType(snapshot.model_type)
+            entry = self._base_model(kind, base_model)
+            self._check_settings(
+                session, model_type=kind, base_model=entry.name, train_snapshot_id=snapshot_id,
+                test_snapshot_id=test_snapshot_id, test_percent=test_percent, options=options,
+            )
+            row = orm.Model(
+                name=name, description=description, model_type=kind.value, base_model=entry.name,
+                train_snapshot_id=snapshot_id, test_snapshot_id=test_snapshot_id,
+                test_split_percent=test_percent, options=options,
+            )
+            session.add(row)
+            session.flush()
+            return ModelInfo.model_validate(row)
+
+    def update_model(
+        self,
+        model: str,
+        *,
+        snapshot_id: str | None = None,
+        test_snapshot_id: str | None = None,
+        test_percent: int | None = None,
+        options: dict[str, Any] | None = None,
+        base_model: str | None = None,
+        description: str | None = None,
+    ) -> ModelInfo:
+        """Change what the next version trains on (earlier versions keep what they had).
+        ``options`` replaces the options as a whole."""
+        with self.store.session() as session:
+            row = self._model_row(session, model)
+            kind = ModelType(row.model_type)
+            new_test_snapshot, new_percent = row.test_snapshot_id, row.test_split_percent
+            if test_snapshot_id is not None:
+                new_test_snapshot, new_percent = test_snapshot_id, None
+            elif test_percent is not None:
+                new_test_snapshot, new_percent = None, test_percent
+            settings = dict(
+                base_model=self._base_model(kind, base_model).name if base_model else row.base_model,
+                train_snapshot_id=snapshot_id or row.train_snapshot_id,
+                test_snapshot_id=new_test_snapshot,
+                test_percent=new_percent,
+                options=dict(options) if options is not None else dict(row.options or {}),
+            )
+            self._check_settings(session, model_type=kind, **settings)
+            row.base_model = settings["base_model"]
+            row.train_snapshot_id = settings["train_snapshot_id"]
+            row.test_snapshot_id = new_test_snapshot
+            row.test_split_percent = new_percent
+            row.options = settings["options"]
+            if description is not None:
+                row.description = description
+            session.flush()
+            return ModelInfo.model_validate(row)
+
+    def list_models(self, model_type: str | ModelType | None = None) -> list[ModelInfo]:
+        query = select(orm.Model).order_by(orm.Model.created_at.desc())
+        if model_type:
+            query = query.where(orm.Model.model_type == ModelType.parse(model_type).value)
+        with self.store.session() as session:
+            return [ModelInfo.model_validate(r) for r in session.scalars(query)]
+
+    def get_model(self, model: str) -> ModelDetail:
+        """A model by name or id, with its versions, oldest first."""
+        with self.store.session() as session:
+            row = self._model_row(session, model)
+            versions = [VersionInfo.model_validate(v) for v in row.versions]
+            return ModelDetail.model_validate({**ModelInfo.model_validate(row).model_dump(),
+                                              "versions": versions})
+
+    def get_version(self, model: str, version: int | None = None) -> VersionInfo:
+        """A version of a model: number ``version``, or the newest trained one."""
+        detail = self.get_model(model)
+        if version is None:
+            trained = [v for v in detail.versions if v.status == "trained"]
+            if not trained:
+                raise NotFound(f"model {detail.name!r} has no trained version yet")
+            return trained[-1]
+        for v in detail.versions:
+            if v.version == version:
+                return v
+        raise NotFound(f"model {detail.name!r} has no version {version}")
+
+    def _new_version(self, session, model: orm.Model) -> orm.ModelVersion:
+        """Version n+1 with a frozen copy of the model's current settings, in its own folder."""
+        number = (session.scalar(
+            select(orm.ModelVersion.version).where(orm.ModelVersion.model_id == model.id)
+            .order_by(orm.ModelVersion.version.desc()).limit(1)
+        ) or 0) + 1
+        train = self._snapshot_row(session, model.train_snapshot_id, "training data")
+        entry = self._base_model(ModelType(model.model_type), model.base_model)
+        folder = self.root / "runs" / f"{_slug(model.name)}-{model.id[:8]}" / f"v{number}"
+        version = orm.ModelVersion(
+            model_id=model.id, version=number, status="queued", base_model=entry.name,
+            base_model_entry=entry.to_dict(), options=dict(model.options or {}),
+            train_snapshot_id=train.id, snapshot_hash=train.content_hash,
+            test_snapshot_id=model.test_snapshot_id, test_split_percent=model.test_split_percent,
+            artifacts_path=str(folder),
+        )
+        session.add(version)
+        session.flush()
+        return version
