@@ -40,6 +40,7 @@ lab: install
 bench: install
 	$(PY) benchmarks/validate_csv.py
 	$(PY) benchmarks/train_llm.py
+	$(PY) benchmarks/job_overhead.py
 
 clean:
 	rm -rf $(DEMO_DIR) build dist jupyter_automl/labextension labextension/lib

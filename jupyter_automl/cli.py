@@ -367,7 +367,7 @@ def cmd_worker(automl, args) -> int:
 def cmd_demo(automl, args) -> int:
     from .demo import run_demo
 
-    return run_demo(automl)
+    return run_demo(automl, train=not args.no_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -471,7 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requeue", action="store_true", help="re-queue jobs of dead workers")
     p.add_argument("--exit-when-idle", type=float, help="stop after this many idle seconds")
 
-    command(groups, "demo", cmd_demo, "validate and snapshot every example dataset")
+    p = command(groups, "demo", cmd_demo,
+                "freeze every example dataset, then train the demo chat LLM and text classifier")
+    p.add_argument("--no-train", action="store_true", help="only validate and freeze the examples")
     return parser
 
 

@@ -1,21 +1,38 @@
-"""The main job on embedded defaults: validate and freeze every example dataset, print reports."""
+"""The main job on embedded defaults: validate and freeze every example dataset, then train the
+example chat LLM and a text classifier end to end through training jobs, and print their
+metrics, the change against the base model, and where each executed notebook is."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
 
 from .datasets.examples import EXAMPLES
 from .model_types import ModelType
 
 
-def run_demo(automl) -> int:
-    """Return 0 when every example validates and snapshots; print what a new user should see."""
-    print(f"store: {automl.store_url}\ndata:  {automl.root}\n")
-    print("Base models available offline:")
-    for model in automl.list_base_models():
-        if model.source != "hub":
-            print(f"  {model.name:32s} {', '.join(model.model_types)}")
-    print()
+@dataclass
+class DemoModel:
+    name: str
+    model_type: ModelType
+    sample_rows: int  # a seeded sample of the example, so the demo finishes in minutes on a CPU
+    options: dict[str, Any] = field(default_factory=dict)
+    base_model: str | None = None
+
+
+DEMO_MODELS = [
+    DemoModel("demo-support-chat", ModelType.LLM_CHAT, 400,
+              {"max_epochs": 1, "max_steps": 20, "batch_size": 4, "validation_percent": 10}),
+    DemoModel("demo-review-classifier", ModelType.TEXT_CLASSIFICATION, 1200,
+              {"max_epochs": 3, "selection_rule": "balanced_accuracy",
+               "selection_label": "sentiment"}),
+]
+
+
+def _freeze_examples(automl) -> int:
     automl.ensure_example_snapshots()
     failures = 0
     for kind in ModelType:
@@ -36,5 +53,97 @@ def run_demo(automl) -> int:
             f"train {split.train.rows} / test {split.test.rows} rows "
             f"[{time.perf_counter() - started:.1f}s]\n"
         )
-    print(f"{len(automl.list_snapshots())} snapshots in the store")
+    print(f"{len(automl.list_snapshots())} snapshots in the store\n")
+    return failures
+
+
+def _demo_snapshot(automl, demo: DemoModel) -> str:
+    """Upload a seeded sample of the example as a user would upload a CSV, and freeze it."""
+    example = EXAMPLES[demo.model_type]
+    rows = pd.read_csv(example.csv_path, dtype=str, keep_default_na=False)
+    sample = rows.sample(n=min(demo.sample_rows, len(rows)), random_state=0)
+    path = automl.root / "demo" / f"{demo.name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample.to_csv(path, index=False)
+    dataset = automl.upload_dataset(path, demo.model_type, name=demo.name, base_model=demo.base_model)
+    return automl.create_snapshot(dataset.id).id
+
+
+def _describe(version) -> list[str]:
+    metrics = version.metrics or {}
+    lines = []
+    comparison = metrics.get("comparison")
+    if comparison:
+        for key, c in comparison.items():
+            change = c.get("change")
+            percent = c.get("change_percent")
+            lines.append(
+                f"  {key:15s} base {c['base']:.4f} -> tuned {c['tuned']:.4f}"
+                + (f"  ({change:+.4f}" if change is not None else "")
+                + (f", {percent:+.1f}%)" if percent is not None else ")" if change is not None else "")
+            )
+    for head, m in ((metrics.get("test") or {}).get("heads") or {}).items():
+        if m.get("balanced_accuracy") is not None:
+            lines.append(
+                f"  head {head!r}: balanced accuracy {m['balanced_accuracy']:.4f}, "
+                f"macro F1 {m['macro_f1']:.4f}, accuracy {m['accuracy']:.4f} "
+                f"on {m['labelled']} test rows"
+            )
+    selection = metrics.get("selection") or {}
+    if selection.get("why"):
+        lines.append(f"  chosen: {selection['why']}")
+    return lines
+
+
+def train_demo_models(automl, models: list[DemoModel] = DEMO_MODELS, *, timeout: float = 3600) -> int:
+    """Train each demo model's next version through a job and print what came of it."""
+    jobs = []
+    for demo in models:
+        if any(m.name == demo.name for m in automl.list_models()):
+            automl.update_model(demo.name, options=demo.options)
+        else:
+            automl.create_model(demo.name, _demo_snapshot(automl, demo), base_model=demo.base_model,
+                                test_percent=10, options=demo.options)
+        job = automl.train(demo.name)
+        info = job.info()
+        print(f"queued job {info.id}: {info.model_name} v{info.version} ({demo.model_type.value})")
+        jobs.append(job)
+    failures = 0
+    for job in jobs:
+        started, last = time.monotonic(), ""
+        while not (info := job.info()).done:
+            state = (info.progress or {}).get("state") or {}
+            line = (f"  {info.model_name} v{info.version}: {info.status}, {state.get('phase', 'starting')}"
+                    f" step {state.get('step', 0)}/{state.get('total_steps') or '?'}")
+            if line != last:
+                print(line, flush=True)
+                last = line
+            if time.monotonic() - started > timeout:
+                job.cancel()
+            time.sleep(2)
+        print(f"\n{info.model_name} v{info.version}: {info.status}")
+        if info.status != "succeeded":
+            failures += 1
+            print(f"  error: {info.error}\n  notebook: {info.notebook_path}\n  log: see "
+                  f"`jupyter automl jobs logs {info.id}`")
+            continue
+        version = automl.get_version(info.model_id, info.version)
+        for line in _describe(version):
+            print(line)
+        print(f"  executed notebook: {version.notebook_path}\n  model: {version.artifacts_path}/model\n")
+    return failures
+
+
+def run_demo(automl, *, train: bool = True) -> int:
+    """Return 0 when every example freezes and every demo model trains; print what a new user
+    should see."""
+    print(f"store: {automl.store_url}\ndata:  {automl.root}\n")
+    print("Base models available offline:")
+    for model in automl.list_base_models():
+        if model.source != "hub":
+            print(f"  {model.name:32s} {', '.join(model.model_types)}")
+    print()
+    failures = _freeze_examples(automl)
+    if train:
+        failures += train_demo_models(automl)
     return 1 if failures else 0

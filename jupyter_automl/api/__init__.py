@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from traitlets import Bool, Dict, Int, List, Unicode, default
+from traitlets import Bool, Dict, Float, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..base_models import BaseModelRegistry
@@ -53,6 +53,9 @@ class AutoML(DatasetsAPI, JobsAPI, LoggingConfigurable):
     spawn_worker = Bool(
         True, help="When a job is queued and no worker is alive, start a detached "
         "`jupyter automl worker` that exits when idle. Off when a server or a service runs workers.",
+    ).tag(config=True)
+    spawned_worker_idle_seconds = Float(
+        60.0, help="A worker started by spawn_worker exits after this long with nothing to do."
     ).tag(config=True)
 
     @default("data_dir")

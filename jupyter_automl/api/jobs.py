@@ -78,6 +78,7 @@ class JobsAPI(ModelsAPI):
     """Queue, watch, cancel and run training jobs."""
 
     spawn_worker: bool
+    spawned_worker_idle_seconds: float
     store_url: str
     config: Any
 
@@ -118,7 +119,7 @@ class JobsAPI(ModelsAPI):
                 if attempt == 4:
                     raise
         if self.spawn_worker:
-            self.ensure_worker()
+            self.ensure_worker(exit_when_idle=self.spawned_worker_idle_seconds)
         handle = Job(self, job_id)
         if wait:
             handle.wait(timeout)

@@ -302,6 +302,10 @@ def train(
     )
     base_metrics = None
     if kind.is_llm:
+        every.on_log(
+            TrainingState(phase="evaluating_base"),
+            f"scoring the base model on the {len(parts['test'])} test rows before training",
+        )
         base_metrics = task.evaluate("test")
         every.on_log(
             TrainingState(phase="evaluating_base"),
