@@ -68,6 +68,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=2, help="runs of each way; the median is shown")
     parser.add_argument("--store-url", help="default: SQLite in a temp folder")
+    parser.add_argument("--cold", action="store_true",
+                        help="no standby runner: every job starts its kernel and imports the engine")
     args = parser.parse_args()
 
     from jupyter_automl import AutoML
@@ -85,7 +87,8 @@ def main() -> int:
     options = {"max_epochs": args.epochs, "batch_size": 16}
     automl.create_model("bench", snapshot.id, base_model="tiny-llm", options=options)
 
-    worker = automl.worker(max_concurrent_jobs=1, poll_seconds=0.2, heartbeat_seconds=1.0)
+    worker = automl.worker(max_concurrent_jobs=1, poll_seconds=0.2, heartbeat_seconds=1.0,
+                           standby_kernel=not args.cold)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
 
@@ -126,8 +129,9 @@ def main() -> int:
     worker.close()
 
     median = {k: statistics.median(v) for k, v in results.items()}
+    kernel = "a cold kernel per job" if args.cold else "a standby kernel, warmed while the worker was idle"
     print(f"\n{args.rows} rows, {args.epochs} epochs, tiny Llama, {args.repeat} run(s) each "
-          f"(median), store {automl.store.engine.url.get_backend_name()}\n")
+          f"(median), store {automl.store.engine.url.get_backend_name()}, jobs on {kernel}\n")
     print("| way | seconds | job overhead vs this way |")
     print("| --- | --- | --- |")
     for key, label in (("in_process", "bare train() in this process (warm)"),

@@ -63,3 +63,44 @@ def write_chat_csv(path: Path, rows: int = 150) -> Path:
                 ]
             )
     return path
+
+
+def write_colour_images(zip_path: Path, count: int) -> list[dict]:
+    """A zip of 32x32 PNGs, red or blue with noise, and their rows (`image`, `colour`)."""
+    import zipfile
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    records = []
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for i in range(count):
+            colour = "red" if i % 2 else "blue"
+            pixels = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
+            pixels[..., 0 if colour == "red" else 2] += 180
+            name = f"img/{i}.png"
+            with archive.open(name, "w") as f:
+                Image.fromarray(pixels).save(f, format="PNG")
+            records.append({"row": i + 2, "image": name, "colour": colour})
+    return records
+
+
+def cli_runner(tmp_path: Path, monkeypatch, capsys, config: dict):
+    """Run `jupyter automl` in-process on a fresh data folder, with ``config`` as the user's
+    jupyter_automl_config.json; returns (exit code, stdout, stderr)."""
+    from jupyter_automl.cli import main
+
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "jupyter_automl_config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config_dir))
+    monkeypatch.setenv("JUPYTER_AUTOML_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("JUPYTER_AUTOML_STORE_URL", raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

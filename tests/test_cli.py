@@ -5,28 +5,13 @@ from __future__ import annotations
 import json
 import pytest
 
-from jupyter_automl.cli import main
-from tests.data import write_chat_csv, write_reviews_csv
+from tests.data import cli_runner, write_chat_csv, write_reviews_csv
 
 
 @pytest.fixture
 def cli(tmp_path, tiny_base_models, monkeypatch, capsys):
     """Run the CLI in-process against a fresh store, with the tiny base models configured."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    (config_dir / "jupyter_automl_config.json").write_text(
-        json.dumps({"AutoML": {"base_models": tiny_base_models}})
-    )
-    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config_dir))
-    monkeypatch.setenv("JUPYTER_AUTOML_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("JUPYTER_AUTOML_STORE_URL", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    return cli_runner(tmp_path, monkeypatch, capsys, {"AutoML": {"base_models": tiny_base_models}})
 
 
 def test_validate_json_for_a_usable_file_exits_0(cli, tmp_path):

@@ -195,6 +195,38 @@ class Supervisor(threading.Thread):
         self.join()
 
 
+class WarmKernel:
+    """A kernel started, with the engine imported, before its job is known, so that a job
+    does not wait for the kernel to start and for torch and transformers to import."""
+
+    def __init__(self, kernel_name: str) -> None:
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self._run_sync = run_sync
+        self.km = AsyncKernelManager(kernel_name=kernel_name)
+        run_sync(self.km.start_kernel)()
+        self.pid: int | None = getattr(self.km.provisioner, "pid", None)
+        self.execute("import jupyter_automl.reports")
+
+    def execute(self, code: str) -> None:
+        client = self.km.blocking_client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=120)
+            reply = client.execute_interactive(code, silent=True, store_history=False, timeout=300)
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(f"the warm kernel could not run {code!r}: {reply['content']}")
+        finally:
+            client.stop_channels()
+
+    def shutdown(self) -> None:
+        try:
+            self._run_sync(self.km.shutdown_kernel)(now=True)
+        except Exception:
+            _kill_group(self.pid)
+
+
 class IncompleteRun(AutoMLError):
     """The notebook finished, but the version folder it should have written is not complete."""
 
@@ -244,10 +276,18 @@ def _prepare_folders(spec: JobSpec, attempt: int) -> None:
                 f"(pid {os.getpid()}){again}\n")
 
 
-def _execute(spec: JobSpec, settings: RunnerSettings, supervisor: Supervisor) -> tuple[str, str | None]:
+def _execute(
+    spec: JobSpec, settings: RunnerSettings, supervisor: Supervisor, kernel: WarmKernel | None
+) -> tuple[str, str | None]:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    if kernel is not None:
+        supervisor.kernel_started(kernel.pid)
+        kernel.execute(f"import os; os.chdir({str(spec.job_dir)!r})")
+        how: dict[str, Any] = {"km": kernel.km}
+    else:
+        how = {"kernel_manager_class": supervisor.kernel_manager_class()}
     with spec.log.open("a", encoding="utf-8") as out:
         try:
             papermill.execute_notebook(
@@ -260,18 +300,22 @@ def _execute(spec: JobSpec, settings: RunnerSettings, supervisor: Supervisor) ->
                 stderr_file=out,
                 start_timeout=int(settings.start_timeout),
                 cwd=str(spec.job_dir),
-                kernel_manager_class=supervisor.kernel_manager_class(),
+                **how,
             )
         except PapermillExecutionError as error:
             return FAILED, f"cell {error.exec_count}: {error.ename}: {error.evalue}"
         except Exception as error:  # the kernel died or did not start
             return FAILED, f"{type(error).__name__}: {error}"
+        finally:
+            if kernel is not None:
+                kernel.shutdown()
     return SUCCEEDED, None
 
 
-def run_job(claim: Claim, settings: RunnerSettings) -> str:
+def run_job(claim: Claim, settings: RunnerSettings, kernel: WarmKernel | None = None) -> str:
     """Run a claimed job to its end and record it; return the final status (or ``"lost"``
-    when the lease was lost, in which case this attempt writes nothing more)."""
+    when the lease was lost, in which case this attempt writes nothing more). ``kernel`` is a
+    warm kernel to use instead of starting one."""
     store = Store(settings.store_url, upgrade=False)
     queue = JobQueue(store, lease_seconds=settings.lease_seconds)
     try:
@@ -280,11 +324,13 @@ def run_job(claim: Claim, settings: RunnerSettings) -> str:
             _prepare_folders(spec, claim.attempt)
         except Exception as error:
             queue.finish(claim, FAILED, error=f"the job could not start: {error}")
+            if kernel is not None:
+                kernel.shutdown()
             return FAILED
         supervisor = Supervisor(queue, claim, spec, settings)
         supervisor.start()
         try:
-            return _run(queue, claim, spec, settings, supervisor)
+            return _run(queue, claim, spec, settings, supervisor, kernel)
         except Exception as error:  # a bug here must not leave the job running until its lease ends
             log.exception("job %s: the runner failed", claim.job_id)
             supervisor.halt()
@@ -295,8 +341,8 @@ def run_job(claim: Claim, settings: RunnerSettings) -> str:
 
 
 def _run(queue: JobQueue, claim: Claim, spec: JobSpec, settings: RunnerSettings,
-         supervisor: Supervisor) -> str:
-    status, error = _execute(spec, settings, supervisor)
+         supervisor: Supervisor, kernel: WarmKernel | None) -> str:
+    status, error = _execute(spec, settings, supervisor, kernel)
     supervisor.halt()
     if supervisor.lost or supervisor.orphaned:
         return LOST

@@ -7,30 +7,17 @@ import json
 
 import pytest
 
-from jupyter_automl.cli import main
-from tests.data import write_chat_csv
+from tests.data import cli_runner, write_chat_csv
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def cli(tmp_path, tiny_base_models, monkeypatch, capsys):
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    (config_dir / "jupyter_automl_config.json").write_text(json.dumps({
+    return cli_runner(tmp_path, monkeypatch, capsys, {
         "AutoML": {"base_models": tiny_base_models, "spawned_worker_idle_seconds": 2},
         "JobWorker": {"heartbeat_seconds": 0.5, "poll_seconds": 0.2},
-    }))
-    monkeypatch.setenv("JUPYTER_CONFIG_DIR", str(config_dir))
-    monkeypatch.setenv("JUPYTER_AUTOML_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("JUPYTER_AUTOML_STORE_URL", raising=False)
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+    })
 
 
 def test_create_train_and_inspect_a_model_from_the_command_line(cli, tmp_path):

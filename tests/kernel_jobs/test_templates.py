@@ -8,19 +8,16 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
 from jupyter_automl.datasets.snapshots import freeze
 from jupyter_automl.model_types import ModelType
 from jupyter_automl.notebooks import TEMPLATES_DIR, template_for
-from tests.data import write_reviews_csv
+from tests.data import write_colour_images, write_reviews_csv
 from tests.kernel_jobs.test_jobs import _outputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,17 +96,8 @@ def test_papermill_trains_a_text_classifier_from_a_snapshot_id_without_a_server(
 
 @pytest.mark.slow
 def test_papermill_trains_an_image_classifier_from_a_snapshot_folder(tmp_path, tiny_base_models):
-    rng = np.random.default_rng(0)
     images = tmp_path / "images.zip"
-    records = []
-    with zipfile.ZipFile(images, "w") as archive:
-        for i in range(60):
-            colour = "red" if i % 2 else "blue"
-            pixels = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
-            pixels[..., 0 if colour == "red" else 2] += 180
-            with archive.open(f"img/{i}.png", "w") as f:
-                Image.fromarray(pixels).save(f, format="PNG")
-            records.append({"row": i + 2, "image": f"img/{i}.png", "colour": colour})
+    records = write_colour_images(images, 60)
     snapshot = freeze(pd.DataFrame(records), model_type=ModelType.IMAGE_CLASSIFICATION,
                       root=tmp_path / "snapshots", images_zip=images)
     vit = next(c for c in tiny_base_models if c["name"] == "tiny-vit")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -13,6 +12,8 @@ from jupyter_automl.datasets.snapshots import freeze
 from jupyter_automl.errors import InvalidInput
 from jupyter_automl.model_types import ModelType
 from jupyter_automl.training import evaluate, load_predictor, train
+
+from tests.data import write_colour_images
 
 from .test_text_classification import make_rows
 
@@ -64,20 +65,8 @@ def test_a_test_snapshot_with_a_class_training_never_saw_is_refused(tiny, tmp_pa
 
 
 def test_image_classification_run_with_a_separate_test_snapshot(tiny, tmp_path):
-    rng = np.random.default_rng(0)
     images = tmp_path / "images.zip"
-    import zipfile
-
-    records = []
-    with zipfile.ZipFile(images, "w") as archive:
-        for i in range(80):
-            colour = "red" if i % 2 else "blue"
-            pixels = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
-            pixels[..., 0 if colour == "red" else 2] += 180
-            name = f"img/{i}.png"
-            with archive.open(name, "w") as f:
-                Image.fromarray(pixels).save(f, format="PNG")
-            records.append({"row": i + 2, "image": name, "colour": colour})
+    records = write_colour_images(images, 80)
     import pandas as pd
 
     table = pd.DataFrame(records)
