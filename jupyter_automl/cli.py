@@ -12,13 +12,13 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .config import load_automl
 from .errors import AutoMLError, InvalidInput, NotFound
 from .model_types import ModelType
+from .reports.summary import job_progress, version_summary
 
 TYPES = [t.value for t in ModelType]
 USAGE_ERRORS = (InvalidInput, NotFound)
@@ -206,33 +206,12 @@ def _show_model(model, as_json: bool) -> None:
     for v in getattr(model, "versions", []):
         line = f"  v{v.version}  {v.status:9s}  snapshot {(v.snapshot_hash or '')[:12]}"
         if v.metrics:
-            line += "  " + _headline(v.metrics)
+            line += "  " + "; ".join(version_summary(v.metrics, chosen=False))
         if v.error:
             line += f"  error: {v.error}"
         print(line)
         if v.notebook_path:
             print(f"       report: {v.notebook_path}")
-
-
-def _headline(metrics: dict[str, Any]) -> str:
-    """The numbers a user looks at first: test metrics, and the change against the base (LLMs)."""
-    comparison = metrics.get("comparison")
-    if comparison:
-        parts = []
-        for key, c in comparison.items():
-            if c.get("tuned") is None:
-                continue
-            text = f"{key} {c['tuned']:.4f}"
-            if c.get("change") is not None:
-                text += f" ({c['change']:+.4f}"
-                text += f", {c['change_percent']:+.1f}%)" if c.get("change_percent") is not None else ")"
-            parts.append(text)
-        return "; ".join(parts) + " vs base"
-    heads = (metrics.get("test") or {}).get("heads") or {}
-    return "; ".join(
-        f"{h}: balanced accuracy {m.get('balanced_accuracy'):.4f}, macro F1 {m.get('macro_f1'):.4f}"
-        for h, m in heads.items() if m.get("balanced_accuracy") is not None
-    )
 
 
 def cmd_models_create(automl, args) -> int:
@@ -286,18 +265,12 @@ def cmd_train(automl, args) -> int:
     print(f"queued job {info.id}: {info.model_name} v{info.version}")
     if not args.wait:
         return 0
-    last = None
-    while not (info := job.info()).done:
-        state = (info.progress or {}).get("state") or {}
-        line = f"  {info.status} step {state.get('step', 0)}/{state.get('total_steps', '?')}"
-        if line != last:
-            print(line, flush=True)
-            last = line
-        time.sleep(1.0)
+    info = job.wait(on_update=lambda i: print(f"  {job_progress(i)}", flush=True))
     _show_job(info, args.json)
     if info.status == "succeeded":
         version = automl.get_version(info.model_id, info.version)
-        print(f"  {_headline(version.metrics or {})}")
+        for line in version_summary(version.metrics):
+            print(f"  {line}")
         print(f"  report: {version.notebook_path}")
         return 0
     return 1

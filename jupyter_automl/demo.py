@@ -12,6 +12,7 @@ import pandas as pd
 
 from .datasets.examples import EXAMPLES
 from .model_types import ModelType
+from .reports.summary import job_progress, version_summary
 
 
 @dataclass
@@ -69,32 +70,6 @@ def _demo_snapshot(automl, demo: DemoModel) -> str:
     return automl.create_snapshot(dataset.id).id
 
 
-def _describe(version) -> list[str]:
-    metrics = version.metrics or {}
-    lines = []
-    comparison = metrics.get("comparison")
-    if comparison:
-        for key, c in comparison.items():
-            change = c.get("change")
-            percent = c.get("change_percent")
-            lines.append(
-                f"  {key:15s} base {c['base']:.4f} -> tuned {c['tuned']:.4f}"
-                + (f"  ({change:+.4f}" if change is not None else "")
-                + (f", {percent:+.1f}%)" if percent is not None else ")" if change is not None else "")
-            )
-    for head, m in ((metrics.get("test") or {}).get("heads") or {}).items():
-        if m.get("balanced_accuracy") is not None:
-            lines.append(
-                f"  head {head!r}: balanced accuracy {m['balanced_accuracy']:.4f}, "
-                f"macro F1 {m['macro_f1']:.4f}, accuracy {m['accuracy']:.4f} "
-                f"on {m['labelled']} test rows"
-            )
-    selection = metrics.get("selection") or {}
-    if selection.get("why"):
-        lines.append(f"  chosen: {selection['why']}")
-    return lines
-
-
 def train_demo_models(automl, models: list[DemoModel] = DEMO_MODELS, *, timeout: float = 3600) -> int:
     """Train each demo model's next version through a job and print what came of it."""
     jobs = []
@@ -110,17 +85,12 @@ def train_demo_models(automl, models: list[DemoModel] = DEMO_MODELS, *, timeout:
         jobs.append(job)
     failures = 0
     for job in jobs:
-        started, last = time.monotonic(), ""
-        while not (info := job.info()).done:
-            state = (info.progress or {}).get("state") or {}
-            line = (f"  {info.model_name} v{info.version}: {info.status}, {state.get('phase', 'starting')}"
-                    f" step {state.get('step', 0)}/{state.get('total_steps') or '?'}")
-            if line != last:
-                print(line, flush=True)
-                last = line
-            if time.monotonic() - started > timeout:
-                job.cancel()
-            time.sleep(2)
+        try:
+            info = job.wait(timeout, poll_seconds=2,
+                            on_update=lambda i: print(f"  {job_progress(i)}", flush=True))
+        except TimeoutError:
+            job.cancel()
+            info = job.wait(poll_seconds=2)
         print(f"\n{info.model_name} v{info.version}: {info.status}")
         if info.status != "succeeded":
             failures += 1
@@ -128,8 +98,8 @@ def train_demo_models(automl, models: list[DemoModel] = DEMO_MODELS, *, timeout:
                   f"`jupyter automl jobs logs {info.id}`")
             continue
         version = automl.get_version(info.model_id, info.version)
-        for line in _describe(version):
-            print(line)
+        for line in version_summary(version.metrics):
+            print(f"  {line}")
         print(f"  executed notebook: {version.notebook_path}\n  model: {version.artifacts_path}/model\n")
     return failures
 

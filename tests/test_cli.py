@@ -87,3 +87,12 @@ def test_base_models_list_filters_by_type(cli):
     code, out, _ = cli("base-models", "list", "--type", "llm_chat", "--json")
     names = {m["name"] for m in json.loads(out)}
     assert code == 0 and "tiny-llm" in names and "tiny-encoder" not in names
+
+
+def test_bad_training_options_on_the_command_line_exit_2_saying_what_to_write(cli):
+    code, _, err = cli("models", "create", "bot", "--snapshot", "s", "--option", "max_epochs")
+    assert code == 2 and "--option 'max_epochs': write key=value" in err
+    code, _, err = cli("models", "create", "bot", "--snapshot", "s", "--options", "[1, 2]")
+    assert code == 2 and "--options must be a JSON object" in err
+    code, _, err = cli("train", "no-such-model")
+    assert code == 2 and "no model named or with id 'no-such-model'" in err

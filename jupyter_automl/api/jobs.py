@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,24 @@ class Job:
     def logs(self) -> str:
         return self.automl.job_logs(self.id)
 
-    def wait(self, timeout: float | None = None, *, poll_seconds: float = 1.0) -> JobInfo:
-        """Block until the job has ended (succeeded, failed or cancelled) and return it."""
+    def wait(
+        self,
+        timeout: float | None = None,
+        *,
+        poll_seconds: float = 1.0,
+        on_update: Callable[[JobInfo], None] | None = None,
+    ) -> JobInfo:
+        """Block until the job has ended (succeeded, failed or cancelled) and return it;
+        ``on_update`` is called whenever its status, phase or step changes."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        seen = None
         while True:
             info = self.info()
+            state = (info.progress or {}).get("state") or {}
+            now_seen = (info.status, state.get("phase"), state.get("step"))
+            if on_update is not None and now_seen != seen:
+                on_update(info)
+                seen = now_seen
             if info.done:
                 return info
             if deadline is not None and time.monotonic() > deadline:
@@ -65,12 +79,20 @@ class Job:
         return self.automl.get_version(info.model_id, info.version)
 
 
-def _job_info(session, job: orm.Job) -> JobInfo:
-    version = session.get(orm.ModelVersion, job.version_id)
-    model = session.get(orm.Model, version.model_id)
+def _jobs_query():
+    """Jobs with their model and version number, in one query."""
+    return (
+        select(orm.Job, orm.ModelVersion.version, orm.Model.id, orm.Model.name)
+        .join(orm.ModelVersion, orm.ModelVersion.id == orm.Job.version_id)
+        .join(orm.Model, orm.Model.id == orm.ModelVersion.model_id)
+    )
+
+
+def _job_info(row) -> JobInfo:
+    job, version, model_id, model_name = row
     return JobInfo.model_validate({
         **{c: getattr(job, c) for c in JobInfo.model_fields if hasattr(job, c)},
-        "model_id": model.id, "model_name": model.name, "version": version.version,
+        "model_id": model_id, "model_name": model_name, "version": version,
     })
 
 
@@ -127,10 +149,10 @@ class JobsAPI(ModelsAPI):
 
     def get_job(self, job_id: str) -> JobInfo:
         with self.store.session() as session:
-            job = session.get(orm.Job, job_id)
-            if job is None:
+            row = session.execute(_jobs_query().where(orm.Job.id == job_id)).first()
+            if row is None:
                 raise NotFound(f"no job with id {job_id!r}")
-            return _job_info(session, job)
+            return _job_info(row)
 
     def job(self, job_id: str) -> Job:
         self.get_job(job_id)
@@ -138,16 +160,13 @@ class JobsAPI(ModelsAPI):
 
     def list_jobs(self, *, status: str | None = None, model: str | None = None,
                   limit: int = 100) -> list[JobInfo]:
-        query = select(orm.Job).order_by(orm.Job.created_at.desc()).limit(limit)
+        query = _jobs_query().order_by(orm.Job.created_at.desc()).limit(limit)
         if status:
             query = query.where(orm.Job.status == status)
         with self.store.session() as session:
             if model:
-                model_id = self._model_row(session, model).id
-                query = query.join(orm.ModelVersion, orm.ModelVersion.id == orm.Job.version_id).where(
-                    orm.ModelVersion.model_id == model_id
-                )
-            return [_job_info(session, job) for job in session.scalars(query)]
+                query = query.where(orm.Model.id == self._model_row(session, model).id)
+            return [_job_info(row) for row in session.execute(query)]
 
     def cancel_job(self, job_id: str) -> JobInfo:
         """A queued job is cancelled at once; a running one when its runner next checks in
@@ -157,13 +176,15 @@ class JobsAPI(ModelsAPI):
 
     def job_logs(self, job_id: str) -> str:
         """The job's whole log where its folder is readable here, else the tail in the store."""
-        info = self.get_job(job_id)
         with self.store.session() as session:
-            folder = session.get(orm.Job, job_id).job_dir
+            job = session.get(orm.Job, job_id)
+            if job is None:
+                raise NotFound(f"no job with id {job_id!r}")
+            folder, log_tail = job.job_dir, job.log_tail
         path = Path(folder) / LOG_NAME if folder else None
         if path is not None and path.is_file():
             return path.read_text(encoding="utf-8", errors="replace")
-        return info.log_tail
+        return log_tail
 
     # -- workers -------------------------------------------------------------------------------
 

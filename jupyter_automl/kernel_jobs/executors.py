@@ -59,6 +59,9 @@ class Executor(ABC):
     def free(self) -> int:
         return max(0, self.capacity - self.running())
 
+    def tick(self) -> None:
+        """Housekeeping between the worker's passes (the default has none)."""
+
     def close(self) -> None:
         """Let go of resources; running jobs are not touched."""
 
@@ -124,13 +127,16 @@ class LocalProcessExecutor(Executor):
         for job_id, (process, _, _) in list(self.processes.items()):
             if process.poll() is not None:
                 del self.processes[job_id]
-        if self.standby and len(self.processes) < self.capacity and (
+        return len(self.processes)
+
+    def tick(self) -> None:
+        """Start a standby runner when there is room for another job and none is waiting."""
+        if self.standby and self.running() < self.capacity and (
             self._standby is None or self._standby.poll() is not None
         ):
             self._started += 1
             slot = self.gpu_slots[0] if self.gpu_slots else None
             self._standby = self._spawn(["--standby"], slot, f"standby-{os.getpid()}-{self._started}")
-        return len(self.processes)
 
     def close(self) -> None:
         """Stop the standby runner; its kernel sees its parent gone and exits within a second."""

@@ -145,6 +145,8 @@ class JobWorker(LoggingConfigurable):
             self.log.info("job %s: attempt %d starts", claim.job_id, claim.attempt)
             self.executor.submit(claim)
             started += 1
+        if not self._stopping.is_set():
+            self.executor.tick()
         return started
 
     def _anything_queued(self) -> bool:

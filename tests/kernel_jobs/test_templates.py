@@ -126,3 +126,19 @@ def test_a_bad_parameter_fails_the_setup_cell_with_what_is_wrong(tmp_path, tiny_
     report = _outputs(str(tmp_path / "out.ipynb"))
     assert "NotFound" in report and "neither a snapshot folder nor a snapshot id" in report
     assert not (tmp_path / "version").exists()
+
+
+def test_the_report_refuses_bad_parameters_before_training(tmp_path, tiny_base_models):
+    from jupyter_automl.errors import InvalidInput
+    from jupyter_automl.reports import TrainingReport
+    from tests.training.conftest import llm_rows
+
+    with pytest.raises(InvalidInput, match="`snapshot` parameter is empty"):
+        TrainingReport(snapshot="", output_dir=str(tmp_path / "v"))
+    snapshot = freeze(llm_rows(), model_type=ModelType.LLM_CHAT, root=tmp_path / "s").path
+    llm = json.dumps(next(c for c in tiny_base_models if c["name"] == "tiny-llm"))
+    with pytest.raises(InvalidInput, match="`options` parameter is not JSON"):
+        TrainingReport(snapshot=str(snapshot), base_model=llm, options="{max_epochs: 2",
+                       output_dir=str(tmp_path / "v"))
+    with pytest.raises(InvalidInput, match="train\\(\\) has not run yet"):
+        TrainingReport(snapshot=str(snapshot), base_model=llm, output_dir=str(tmp_path / "v")).epochs()
