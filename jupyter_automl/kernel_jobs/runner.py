@@ -207,7 +207,7 @@ class WarmKernel:
         self.km = AsyncKernelManager(kernel_name=kernel_name)
         run_sync(self.km.start_kernel)()
         self.pid: int | None = getattr(self.km.provisioner, "pid", None)
-        self.execute("import jupyter_automl.reports")
+        self.execute("from jupyter_automl.reports import TrainingReport")  # what a template imports
 
     def execute(self, code: str) -> None:
         client = self.km.blocking_client()
