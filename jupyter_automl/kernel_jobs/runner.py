@@ -207,7 +207,9 @@ class WarmKernel:
         self.km = AsyncKernelManager(kernel_name=kernel_name)
         run_sync(self.km.start_kernel)()
         self.pid: int | None = getattr(self.km.provisioner, "pid", None)
-        self.execute("from jupyter_automl.reports import TrainingReport")  # what a template imports
+        # What a template imports, and the transformers classes every engine task loads.
+        self.execute("from jupyter_automl.reports import TrainingReport\n"
+                     "from transformers import AutoConfig, AutoModel, AutoTokenizer")
 
     def execute(self, code: str) -> None:
         client = self.km.blocking_client()

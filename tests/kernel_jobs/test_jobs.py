@@ -197,3 +197,15 @@ def test_a_dead_workers_job_fails_after_its_lease_without_requeue(make_automl, t
     assert info.status == "failed"
     assert "stopped sending heartbeats" in info.error and running.worker_id in info.error
     assert automl.get_version("bot", 1).status == "failed"
+
+
+def test_a_standby_kernel_has_the_engine_imported_before_its_job_arrives():
+    from jupyter_automl.kernel_jobs.runner import WarmKernel
+
+    kernel = WarmKernel("python3")
+    try:
+        kernel.execute("import sys\nassert {'jupyter_automl.reports.training', 'torch', "
+                       "'transformers'} <= set(sys.modules)")
+    finally:
+        kernel.shutdown()
+    wait_for(lambda: not alive(kernel.pid), timeout=30)
