@@ -44,3 +44,19 @@ class BaseModelUnavailable(AutoMLError):
     """A base model's weights or tokenizer cannot be loaded (not installed, offline, bad path)."""
 
     http_status = 422
+
+
+class Unauthorized(AutoMLError):
+    """A missing, wrong or revoked API key."""
+
+    http_status = 401
+
+
+class Unavailable(AutoMLError):
+    """The service cannot take the request now; ``retry_after`` says when to try again."""
+
+    http_status = 503
+
+    def __init__(self, message: str, *, retry_after: float = 1.0, details: object | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

@@ -159,3 +159,56 @@ class WorkerInfo(Shape):
     started_at: datetime
     heartbeat_at: datetime
     stopped_at: datetime | None
+
+
+class ApiKeyInfo(Shape):
+    """A deployment's key as it is listed: its id and first characters, never the key."""
+
+    id: str
+    slot: int
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    requests: int
+    tokens: int
+    last_used_at: datetime | None
+
+
+class DeploymentInfo(Shape):
+    id: str
+    name: str
+    version_id: str
+    model_id: str
+    model_name: str
+    model_type: str
+    version: int
+    status: str
+    error: str | None
+    requests: int
+    tokens: int
+    errors: int
+    created_at: datetime
+    deployed_at: datetime | None
+    undeployed_at: datetime | None
+    keys: list[ApiKeyInfo]
+
+
+class NewApiKey(Shape):
+    """A key as it is made: the only time the key itself is shown."""
+
+    id: str
+    slot: int
+    key: str
+
+
+class DeploymentCreated(DeploymentInfo):
+    new_keys: list[NewApiKey]
+
+
+class PlaygroundInfo(Shape):
+    version_id: str
+    requests: int
+    limit: int
+    remaining: int
+    expires_at: datetime | None
+    deployment_id: str | None

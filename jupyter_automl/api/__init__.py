@@ -1,7 +1,7 @@
 """The public Python API: the one door every face (CLI, REST, widgets, templates) goes through.
 
 :class:`AutoML` is assembled from parts that each hold one area: datasets and snapshots,
-models and versions, training jobs.
+models and versions, training jobs, deployments and their answers.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from ..paths import default_data_dir
 from ..schemas import BaseModelInfo
 from ..store import Store, default_store_url
 from .datasets import DatasetsAPI
+from .deployments import DeploymentsAPI
 from .jobs import Job, JobFailed, JobsAPI
 
 __all__ = ["AutoML", "Job", "JobFailed"]
 
 
-class AutoML(DatasetsAPI, JobsAPI, LoggingConfigurable):
+class AutoML(DatasetsAPI, JobsAPI, DeploymentsAPI, LoggingConfigurable):
     """Datasets, snapshots, models, training jobs and base models over one store and one data
     directory.
 
@@ -74,6 +75,8 @@ class AutoML(DatasetsAPI, JobsAPI, LoggingConfigurable):
         self.registry = BaseModelRegistry.from_config(self.base_models)
 
     def close(self) -> None:
+        if self._serving is not None:
+            self._serving.close()
         self.store.dispose()
 
     def list_base_models(self, model_type: str | ModelType | None = None) -> list[BaseModelInfo]:

@@ -214,6 +214,10 @@ class Deployment(Base):
     tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    name: Mapped[str | None] = mapped_column(String(200))
+    deployed_at: Mapped[datetime | None] = mapped_column()
+    undeployed_at: Mapped[datetime | None] = mapped_column()
+    errors: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ApiKey(Base):
@@ -228,13 +232,19 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column()
+    requests: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_used_at: Mapped[datetime | None] = mapped_column()
 
 
 class Task(Base):
     """A request answered by a deployment (sync, async or playground), kept for its history."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_deployment_created", "deployment_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_tasks_deployment_created", "deployment_id", "created_at"),
+        Index("ix_tasks_status", "status"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     deployment_id: Mapped[str | None] = mapped_column(ForeignKey("deployments.id"))
@@ -251,6 +261,11 @@ class Task(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # An async task is claimed by one serving process at a time; a lease that runs out (the
+    # process died) lets another process, or the same one after a restart, take it again.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class PlaygroundUsage(Base):

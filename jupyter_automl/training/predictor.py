@@ -35,7 +35,7 @@ def read_version(version_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _generation_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+def generation_settings(options: Mapping[str, Any] | None) -> dict[str, Any]:
     options = dict(options or {})
     unknown = set(options) - {"max_tokens", "temperature", "top_p", "seed"}
     if unknown:
@@ -111,13 +111,19 @@ class LLMPredictor:
         self, batch: Sequence[str | Mapping[str, Any]], options: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """Complete every item of ``batch`` together (left-padded); greedy unless temperature > 0."""
-        settings = _generation_options(options)
+        settings = generation_settings(options)
         prompts = []
         for n, item in enumerate(batch):
             try:
                 prompts.append(self.prompt_ids(item))
             except InvalidInput as error:
                 raise InvalidInput(f"request {n}: {error.message}") from None
+        return self.generate_ids(prompts, settings)
+
+    @torch.no_grad()
+    def generate_ids(self, prompts: Sequence[Sequence[int]], settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Complete prompts given as token ids (see :meth:`prompt_ids`) with settings from
+        :func:`generation_settings`; the serving batcher calls this with one batch of requests."""
         if not prompts:
             return []
         pad = self.tokenizer.pad_token_id
@@ -125,7 +131,7 @@ class LLMPredictor:
         input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
         attention = torch.zeros((len(prompts), width), dtype=torch.long)
         for i, ids in enumerate(prompts):
-            input_ids[i, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            input_ids[i, width - len(ids):] = torch.tensor(list(ids), dtype=torch.long)
             attention[i, width - len(ids):] = 1
         sample = settings["temperature"] > 0
         if settings["seed"] is not None:

@@ -1,0 +1,130 @@
+"""Deployments, their keys, predictions and the playground: the public API over ``serve/``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ..errors import Conflict
+from ..schemas import DeploymentCreated, DeploymentInfo, NewApiKey, PlaygroundInfo
+from ..serve.deployments import Caller
+from ..serve.inputs import TaskRequest
+from ..serve.runtime import ServingRuntime
+from ..serve.tasks import PLAYGROUND, SYNC
+from .models import ModelsAPI
+
+
+class DeploymentsAPI(ModelsAPI):
+    """Deploy a trained version, manage its keys, and ask it (or the playground) for answers.
+
+    Answers from Python run in this process through the same runtime (batching, task records,
+    usage counts) as the server's task API.
+    """
+
+    _serving: ServingRuntime | None = None
+
+    @property
+    def serving(self) -> ServingRuntime:
+        """This process's serving runtime (configured by ``c.ServingRuntime.*``)."""
+        if self._serving is None:
+            self._serving = ServingRuntime(self.store, self.root, parent=self)
+        return self._serving
+
+    def deploy(self, model: str, version: int | None = None, *, name: str | None = None,
+               wait: bool = True) -> DeploymentCreated:
+        """Deploy a version (the newest trained one when ``version`` is None).
+
+        The answer carries the deployment's two API keys: the only time they are shown. With
+        ``wait`` the version is loaded here before this returns (``complete`` or ``failed`` with
+        the reason); otherwise it loads in the background and the state says when it is done.
+        """
+        target = self.get_version(model, version)
+        info, keys = self.serving.registry.create(target.id, name)
+        info = self._activate(info.id, wait)
+        return DeploymentCreated(**info.model_dump(), new_keys=keys)
+
+    def _activate(self, deployment_id: str, wait: bool) -> DeploymentInfo:
+        if wait:
+            return self.serving.activate(deployment_id)
+        threading.Thread(target=self.serving.activate, args=(deployment_id,), daemon=True,
+                         name=f"deploy-{deployment_id[:8]}").start()
+        return self.serving.registry.get(deployment_id)
+
+    def undeploy(self, deployment: str) -> DeploymentInfo:
+        info = self.serving.registry.undeploy(deployment)
+        self.serving.unload(info.version_id)
+        return info
+
+    def redeploy(self, deployment: str, *, wait: bool = True) -> DeploymentInfo:
+        info = self.serving.registry.redeploy(deployment)
+        return self._activate(info.id, wait)
+
+    def list_deployments(self, *, status: str | None = None, model: str | None = None) -> list[DeploymentInfo]:
+        model_id = self.get_model(model).id if model else None
+        return self.serving.registry.list(status=status, model_id=model_id)
+
+    def get_deployment(self, deployment: str) -> DeploymentInfo:
+        return self.serving.registry.get(deployment)
+
+    def rotate_key(self, deployment: str, slot: int) -> NewApiKey:
+        """A new key in ``slot``; the old key there stops working, the other slot's key goes on."""
+        key = self.serving.registry.rotate_key(deployment, slot)
+        self.serving.forget_keys()
+        return key
+
+    def revoke_key(self, deployment: str, slot: int) -> DeploymentInfo:
+        info = self.serving.registry.revoke_key(deployment, slot)
+        self.serving.forget_keys()
+        return info
+
+    @staticmethod
+    def task_request(text_data: str | None = None, *, media: str | Path | bytes | BinaryIO | None = None,
+                     url: str | None = None, options: dict[str, Any] | None = None,
+                     callback_url: str | None = None, max_media_bytes: int = 50 * 1024**2) -> TaskRequest:
+        fields: dict[str, Any] = {"text_data": text_data, "url": url, "options": options,
+                                  "callback_url": callback_url}
+        upload = None
+        if media is not None:
+            if isinstance(media, (str, Path)):
+                upload = (Path(media).name, Path(media).read_bytes())
+            elif isinstance(media, (bytes, bytearray)):
+                upload = ("media", bytes(media))
+            else:
+                upload = (getattr(media, "name", "media"), media.read())
+        return TaskRequest.from_fields({k: v for k, v in fields.items() if v is not None}, upload,
+                                       max_media_bytes=max_media_bytes)
+
+    def _deployment_caller(self, deployment: str) -> Caller:
+        info = self.serving.registry.get(deployment)
+        version_id, model_type, path = self.serving.registry.artifacts(info.id)
+        if info.status != "complete":
+            raise Conflict(f"deployment {info.name!r} is {info.status}; only a complete deployment answers")
+        return Caller(info.id, "", version_id, model_type, path)
+
+    def predict(self, deployment: str, text_data: str | None = None, **inputs: Any) -> dict[str, Any]:
+        """Ask a deployment, as the task API's sync endpoint would: the finished task."""
+        request = self.task_request(text_data, max_media_bytes=self.serving.max_media_bytes, **inputs)
+        return self.serving.answer_sync(self._deployment_caller(deployment), request, SYNC)
+
+    def playground(self, model: str, version: int | None = None, text_data: str | None = None,
+                   **inputs: Any) -> dict[str, Any]:
+        """Ask a trained version before deploying it: limited to ``playground_max_requests``
+        within ``playground_days`` of training, unless the version is deployed."""
+        target = self.get_version(model, version)
+        caller, _ = self.serving.playground_target(target.id)
+        request = self.task_request(text_data, max_media_bytes=self.serving.max_media_bytes, **inputs)
+        return self.serving.answer_sync(caller, request, PLAYGROUND)
+
+    def playground_usage(self, model: str, version: int | None = None) -> PlaygroundInfo:
+        return self.serving.playground_usage(self.get_version(model, version).id)
+
+    def submit_task(self, deployment: str, text_data: str | None = None, **inputs: Any) -> dict[str, Any]:
+        """Store an async task for a deployment; a running server answers it (and calls its
+        ``callback_url``). Read it back with :meth:`get_task`."""
+        request = self.task_request(text_data, max_media_bytes=self.serving.max_media_bytes, **inputs)
+        _, shaped = self.serving.create_async(self._deployment_caller(deployment), request, claim=False)
+        return shaped
+
+    def get_task(self, deployment: str, task_id: str) -> dict[str, Any]:
+        return self.serving.get_task(self._deployment_caller(deployment), task_id)

@@ -1,0 +1,541 @@
+"""The serving runtime: loaded model versions, their batchers, and the tasks they answer.
+
+One runtime lives in each serving process (the Jupyter server, or each ``jupyter automl serve``
+process). Everything it shares with other processes is in the store: deployments and keys are
+read from it per request (with a short cache), async tasks are rows that one process at a time
+holds under a lease. A process that dies leaves its tasks to be taken again when their lease
+runs out, by another process or by itself after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from traitlets import Bool, Float, Int, Unicode
+from traitlets.config import LoggingConfigurable
+
+from ..errors import AutoMLError, InvalidInput, NotFound, Unauthorized
+from ..schemas import DeploymentInfo, PlaygroundInfo
+from ..store import Store, orm
+from . import playground
+from .batching import Batcher
+from .deployments import COMPLETE, DEPLOYING, FAILED, Caller, DeploymentRegistry
+from .inputs import TaskRequest
+from .models import Answer, ServedModel, load_served
+from .tasks import ASYNC, PLAYGROUND, QUEUED, SUCCEEDED, SYNC, task_json
+
+FAILED_TASK = "failed"
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Work:
+    """One request on its way through a batch."""
+
+    target: Caller
+    kind: str
+    request: TaskRequest
+    prepared: Any
+    created_at: datetime
+    task_id: str | None = None  # async tasks have their row already
+
+
+class ServingRuntime(LoggingConfigurable):
+    """Loads versions, batches their requests, records tasks, and runs async tasks."""
+
+    batching = Bool(True, help="Group concurrent requests to one model into one call.").tag(config=True)
+    batch_window_ms = Float(
+        5.0, help="How long the first request to an idle model waits for others to join its batch."
+    ).tag(config=True)
+    max_batch_size = Int(32, help="The most requests in one model call.").tag(config=True)
+    max_queue = Int(
+        512, help="Requests waiting per model before new ones are refused with 503 and Retry-After."
+    ).tag(config=True)
+    playground_max_requests = Int(
+        500, help="Requests a trained version answers in the playground before it must be deployed."
+    ).tag(config=True)
+    playground_days = Float(
+        15.0, help="Days after training during which the playground answers."
+    ).tag(config=True)
+    allow_url_inputs = Bool(
+        True, help="Let image tasks name their image by an http(s) url that the server downloads."
+    ).tag(config=True)
+    max_media_bytes = Int(50 * 1024**2, help="Largest media file or downloaded image.").tag(config=True)
+    task_lease_seconds = Float(
+        30.0, help="How long a process holds an async task without renewing it; after that "
+        "another process (or this one after a restart) takes it again."
+    ).tag(config=True)
+    task_max_attempts = Int(3, help="Attempts at an async task before it is failed.").tag(config=True)
+    sweep_seconds = Float(
+        2.0, help="How often the runtime renews its leases, takes orphaned async tasks and "
+        "unloads versions that are no longer deployed."
+    ).tag(config=True)
+    key_cache_seconds = Float(
+        1.0, help="How long a checked API key is trusted before the store is asked again "
+        "(a revoked key stops working within this time)."
+    ).tag(config=True)
+    callback_attempts = Int(3, help="Tries at POSTing a finished async task to its callback_url.").tag(config=True)
+    callback_timeout = Float(10.0, help="Seconds per callback try.").tag(config=True)
+    device = Unicode("", help="Device for models ('cuda', 'cpu'); empty picks CUDA when present.").tag(
+        config=True
+    )
+
+    def __init__(self, store: Store, root: Path, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.store = store
+        self.root = Path(root)
+        self.registry = DeploymentRegistry(store)
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._served: dict[str, ServedModel] = {}
+        self._batchers: dict[str, Batcher] = {}
+        self._loading: dict[str, Future] = {}
+        self._last_used: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._keys: dict[str, tuple[Caller, float]] = {}
+        self._held: set[str] = set()
+        self._sweeper: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+
+    # ----------------------------------------------------------------- loading
+    def served(self, version_id: str) -> ServedModel:
+        """The loaded version (loading it once, whoever asks first; others wait for it)."""
+        self._last_used[version_id] = time.monotonic()
+        model = self._served.get(version_id)
+        if model is not None:
+            return model
+        with self._lock:
+            future = self._loading.get(version_id)
+            owner = future is None
+            if owner:
+                future = self._loading[version_id] = Future()
+        if not owner:
+            return future.result()
+        try:
+            model = self._load(version_id)
+            with self._lock:
+                self._served[version_id] = model
+            future.set_result(model)
+            return model
+        except BaseException as error:
+            future.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                self._loading.pop(version_id, None)
+
+    def _load(self, version_id: str) -> ServedModel:
+        with self.store.session() as session:
+            version = session.get(orm.ModelVersion, version_id)
+            if version is None or not version.artifacts_path:
+                raise NotFound(f"version {version_id} has no artifacts to load")
+            name, number, kind, path = (version.model.name, version.version,
+                                        version.model.model_type, version.artifacts_path)
+        if not Path(path).is_dir():
+            raise NotFound(f"the artifacts of version {number} of {name!r} are missing at {path}")
+        started = time.perf_counter()
+        model = load_served(path, version_id=version_id, model_type=kind, model_name=name,
+                            version=number, device=self.device)
+        self.log.info("jupyter_automl: loaded version %s of %r in %.1f s", number, name,
+                      time.perf_counter() - started)
+        return model
+
+    def unload(self, version_id: str) -> None:
+        with self._lock:
+            self._served.pop(version_id, None)
+            batcher = self._batchers.pop(version_id, None)
+        if batcher is not None:
+            batcher.close()
+
+    def activate(self, deployment_id: str) -> DeploymentInfo:
+        """Finish deploying: load the version here, then ``complete``, or ``failed`` with the
+        reason the artifacts did not load."""
+        version_id, _, _ = self.registry.artifacts(deployment_id)
+        try:
+            self.served(version_id)
+        except Exception as error:
+            reason = error.message if isinstance(error, AutoMLError) else f"{type(error).__name__}: {error}"
+            self.log.warning("jupyter_automl: deployment %s failed: %s", deployment_id, reason)
+            self.registry.mark(deployment_id, FAILED, f"the version did not load: {reason}")
+        else:
+            self.registry.mark(deployment_id, COMPLETE)
+        return self.registry.get(deployment_id)
+
+    def _batcher(self, model: ServedModel) -> Batcher:
+        batcher = self._batchers.get(model.version_id)
+        if batcher is None:
+            with self._lock:
+                batcher = self._batchers.get(model.version_id)
+                if batcher is None:
+                    batcher = self._batchers[model.version_id] = Batcher(
+                        lambda works, m=model: self._run_batch(m, works),
+                        window=self.batch_window_ms / 1000 if self.batching else 0.0,
+                        max_batch=self.max_batch_size if self.batching else 1,
+                        max_pending=self.max_queue,
+                        name=f"{model.model_name} v{model.version}",
+                    )
+        return batcher
+
+    # ---------------------------------------------------------------- callers
+    def caller(self, key: str | None) -> Caller:
+        """The deployment a key belongs to (cached for ``key_cache_seconds``)."""
+        if key:
+            cached = self._keys.get(key)
+            if cached is not None and cached[1] > time.monotonic():
+                return cached[0]
+        found = self.registry.authenticate(key)
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[key] = (found, time.monotonic() + self.key_cache_seconds)
+        return found
+
+    def playground_target(self, version_id: str) -> tuple[Caller, bool]:
+        """Who answers a playground request: the version's deployment when it has one (no
+        limit, counted as its usage), else the version itself (limited). ``True`` = limited."""
+        with self.store.session() as session:
+            version = playground.usage(session, version_id, limit=self.playground_max_requests,
+                                       days=self.playground_days)
+            row = session.get(orm.ModelVersion, version_id)
+            kind, path = row.model.model_type, row.artifacts_path or ""
+        target = Caller(version.deployment_id or "", "", version_id, kind, path)
+        return target, version.deployment_id is None
+
+    def playground_usage(self, version_id: str) -> PlaygroundInfo:
+        with self.store.session() as session:
+            return playground.usage(session, version_id, limit=self.playground_max_requests,
+                                    days=self.playground_days)
+
+    def _take_playground(self, version_id: str) -> None:
+        with self.store.session() as session:
+            playground.take_request(session, version_id, limit=self.playground_max_requests,
+                                    days=self.playground_days)
+
+    # --------------------------------------------------------------- answering
+    def prepare(self, target: Caller, request: TaskRequest) -> tuple[ServedModel, Any]:
+        model = self.served(target.version_id)
+        prepared = model.prepare(request, allow_urls=self.allow_url_inputs,
+                                 max_media_bytes=self.max_media_bytes)
+        return model, prepared
+
+    async def answer(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
+        """Answer a request now (sync task or playground) through the model's batcher."""
+        loop = asyncio.get_running_loop()
+        model, prepared = await loop.run_in_executor(None, self.prepare, target, request)
+        if kind == PLAYGROUND and not target.deployment_id:
+            await loop.run_in_executor(None, self._take_playground, target.version_id)
+        work = Work(target, kind, request, prepared, now())
+        return await self._batcher(model).submit(work)
+
+    def answer_sync(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
+        """The same answer for faces without an event loop (the Python API, the CLI)."""
+        model, prepared = self.prepare(target, request)
+        if kind == PLAYGROUND and not target.deployment_id:
+            self._take_playground(target.version_id)
+        answer = self._batcher(model).run_now([Work(target, kind, request, prepared, now())])[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def _run_batch(self, model: ServedModel, works: Sequence[Work]) -> list[Any]:
+        """One model call for a batch, then one transaction that records its tasks."""
+        started = now()
+        try:
+            answers = model.call([w.prepared for w in works])
+        except Exception as error:
+            self.log.exception("jupyter_automl: %s v%s failed on a batch of %d",
+                               model.model_name, model.version, len(works))
+            answers = [error] * len(works)
+        return self._record(model, works, answers, started)
+
+    def _record(self, model: ServedModel, works: Sequence[Work], answers: Sequence[Any],
+                started: datetime) -> list[Any]:
+        finished = now()
+        results: list[Any] = []
+        usage: dict[tuple[str, str], list[int]] = {}
+        with self.store.session() as session:
+            for work, answer in zip(works, answers):
+                failed = isinstance(answer, BaseException)
+                if failed:
+                    error = answer.message if isinstance(answer, AutoMLError) else "the model failed on this request"
+                    values = {"status": FAILED_TASK, "error": error, "output": None}
+                else:
+                    values = {"status": SUCCEEDED, "error": None, "output": {"output": answer.output},
+                              "prompt_tokens": answer.prompt_tokens,
+                              "completion_tokens": answer.completion_tokens}
+                values.update(started_at=started, finished_at=finished)
+                if work.task_id:
+                    session.execute(update(orm.Task).where(orm.Task.id == work.task_id)
+                                    .values(claimed_by=None, lease_expires_at=None, **values))
+                    row = session.get(orm.Task, work.task_id)
+                else:
+                    row = orm.Task(
+                        deployment_id=work.target.deployment_id or None,
+                        version_id=work.target.version_id, api_key_id=work.target.key_id or None,
+                        kind=work.kind, created_at=work.created_at,
+                        input={**work.request.stored_input(), "hash": work.request.input_hash()},
+                        **values,
+                    )
+                    session.add(row)
+                    session.flush()
+                if work.target.deployment_id:
+                    counts = usage.setdefault((work.target.deployment_id, work.target.key_id), [0, 0, 0])
+                    counts[0] += 1
+                    counts[1] += 0 if failed else answer.prompt_tokens + answer.completion_tokens
+                    counts[2] += int(failed)
+                shaped = task_json(row, model_name=model.model_name, version=model.version)
+                if failed and work.kind != ASYNC:
+                    results.append(answer)
+                else:
+                    results.append(shaped)
+            for (deployment_id, key_id), (requests, tokens, errors) in usage.items():
+                self.registry.count_usage(session, deployment_id, key_id, requests, tokens, errors)
+        return results
+
+    # ------------------------------------------------------------- async tasks
+    def _task_folder(self, task_id: str) -> Path:
+        return self.root / "tasks" / task_id
+
+    def create_async(self, target: Caller, request: TaskRequest, *, claim: bool) -> tuple[str, dict[str, Any]]:
+        """Store an async task (checked first, so a bad request is refused now, not failed
+        later). ``claim`` holds it for this process at once; otherwise any server takes it."""
+        model, _ = self.prepare(target, request)
+        task_id = orm.new_id()
+        if request.media is not None:
+            folder = self._task_folder(task_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "media").write_bytes(request.media)
+        row = orm.Task(
+            id=task_id, deployment_id=target.deployment_id, version_id=target.version_id,
+            api_key_id=target.key_id or None, kind=ASYNC, status=QUEUED,
+            input={**request.stored_input(), "hash": request.input_hash()},
+            callback_url=request.callback_url,
+            claimed_by=self.id if claim else None,
+            lease_expires_at=now() + timedelta(seconds=self.task_lease_seconds) if claim else None,
+            attempts=1 if claim else 0,
+        )
+        with self.store.session() as session:
+            session.add(row)
+            session.flush()
+            shaped = task_json(row, model_name=model.model_name, version=model.version)
+        return task_id, shaped
+
+    async def submit_async(self, target: Caller, request: TaskRequest) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        task_id, shaped = await loop.run_in_executor(None, lambda: self.create_async(target, request, claim=True))
+        self._spawn(self._run_async(task_id, target, request))
+        return shaped
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_async(self, task_id: str, target: Caller, request: TaskRequest) -> None:
+        self._held.add(task_id)
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                model, prepared = await loop.run_in_executor(None, self.prepare, target, request)
+                shaped = await self._batcher(model).submit(
+                    Work(target, ASYNC, request, prepared, now(), task_id=task_id)
+                )
+            except AutoMLError as error:
+                if error.http_status == 503:  # the queue is full: leave it for a later sweep
+                    await loop.run_in_executor(None, self._release, task_id)
+                    return
+                shaped = await loop.run_in_executor(None, self._fail_task, task_id, error.message)
+            if shaped.get("id") and request.callback_url:
+                await self._callback(request.callback_url, shaped)
+        except Exception:
+            self.log.exception("jupyter_automl: async task %s failed", task_id)
+        finally:
+            self._held.discard(task_id)
+
+    def _release(self, task_id: str) -> None:
+        with self.store.session() as session:
+            session.execute(update(orm.Task).where(orm.Task.id == task_id, orm.Task.claimed_by == self.id)
+                            .values(claimed_by=None, lease_expires_at=None))
+
+    def _fail_task(self, task_id: str, reason: str) -> dict[str, Any]:
+        with self.store.session() as session:
+            session.execute(update(orm.Task).where(orm.Task.id == task_id).values(
+                status=FAILED_TASK, error=reason, finished_at=now(), claimed_by=None,
+                lease_expires_at=None))
+            return self._task_shape(session, session.get(orm.Task, task_id))
+
+    @staticmethod
+    def _task_shape(session, row: orm.Task) -> dict[str, Any]:
+        version = session.get(orm.ModelVersion, row.version_id)
+        return task_json(row, model_name=version.model.name, version=version.version)
+
+    async def _callback(self, url: str, shaped: dict[str, Any]) -> None:
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        client = AsyncHTTPClient()
+        body = json.dumps(shaped)
+        for attempt in range(self.callback_attempts):
+            try:
+                await client.fetch(url, method="POST", body=body, request_timeout=self.callback_timeout,
+                                   headers={"Content-Type": "application/json"})
+                return
+            except (HTTPClientError, OSError) as error:
+                self.log.warning("jupyter_automl: callback to %s failed (try %d): %s", url, attempt + 1, error)
+                await asyncio.sleep(0.5 * 2**attempt)
+
+    def get_task(self, caller: Caller, task_id: str) -> dict[str, Any]:
+        with self.store.session() as session:
+            row = session.get(orm.Task, task_id)
+            if row is None:
+                raise NotFound(f"no task with id {task_id!r}")
+            if row.deployment_id != caller.deployment_id:
+                raise Unauthorized(f"this key's deployment has no task {task_id!r}")
+            return self._task_shape(session, row)
+
+    def _request_of(self, row: orm.Task) -> TaskRequest:
+        """The request of a stored task, to run it again after a restart."""
+        stored = row.input or {}
+        fields = {k: stored[k] for k in ("text_data", "url") if stored.get(k) is not None}
+        media = None
+        if stored.get("media") is not None:
+            path = self._task_folder(row.id) / "media"
+            if not path.is_file():
+                raise InvalidInput("the media file of this task is gone")
+            media = ((stored["media"] or {}).get("filename") or "media", path.read_bytes())
+        return TaskRequest.from_fields({**fields, "options": stored.get("options") or {},
+                                        "callback_url": row.callback_url}, media,
+                                       max_media_bytes=self.max_media_bytes)
+
+    def _claim_orphans(self, limit: int = 64) -> list[tuple[str, Caller, TaskRequest]]:
+        """Async tasks nobody holds (their process died, or none was running): take them."""
+        at = now()
+        orphaned = or_(orm.Task.claimed_by.is_(None), orm.Task.lease_expires_at < at)
+        taken = []
+        with self.store.session() as session:
+            candidates = session.execute(
+                select(orm.Task.id, orm.Task.attempts)
+                .join(orm.Deployment, orm.Task.deployment_id == orm.Deployment.id)
+                .where(orm.Task.kind == ASYNC, orm.Task.status == QUEUED, orphaned,
+                       orm.Deployment.status == COMPLETE)
+                .order_by(orm.Task.created_at).limit(limit)
+            ).all()
+        for task_id, attempts in candidates:
+            with self.store.session() as session:
+                if attempts >= self.task_max_attempts:
+                    session.execute(update(orm.Task).where(orm.Task.id == task_id, orphaned).values(
+                        status=FAILED_TASK, finished_at=at, claimed_by=None, lease_expires_at=None,
+                        error=f"gave up after {attempts} attempts (the serving processes stopped)"))
+                    continue
+                won = session.execute(
+                    update(orm.Task).where(orm.Task.id == task_id, orm.Task.status == QUEUED, orphaned)
+                    .values(claimed_by=self.id, attempts=orm.Task.attempts + 1,
+                            lease_expires_at=at + timedelta(seconds=self.task_lease_seconds))
+                ).rowcount
+                if not won:
+                    continue
+                row = session.get(orm.Task, task_id)
+                deployment = session.get(orm.Deployment, row.deployment_id)
+                version = session.get(orm.ModelVersion, deployment.version_id)
+                target = Caller(deployment.id, row.api_key_id or "", version.id,
+                                version.model.model_type, version.artifacts_path or "")
+                try:
+                    request = self._request_of(row)
+                except AutoMLError as error:
+                    row.status, row.error, row.finished_at, row.claimed_by = FAILED_TASK, error.message, at, None
+                    continue
+            taken.append((task_id, target, request))
+        return taken
+
+    def _renew(self) -> None:
+        if not self._held:
+            return
+        with self.store.session() as session:
+            session.execute(
+                update(orm.Task)
+                .where(orm.Task.id.in_(list(self._held)), orm.Task.claimed_by == self.id)
+                .values(lease_expires_at=now() + timedelta(seconds=self.task_lease_seconds))
+            )
+
+    # ------------------------------------------------------------- background
+    def start(self) -> None:
+        """Start the sweeper on the running event loop: it restores deployments at once, then
+        keeps leases, takes orphaned tasks and unloads what is no longer deployed."""
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, self.restore)
+        except Exception:
+            self.log.exception("jupyter_automl: restoring deployments failed")
+        while True:
+            try:
+                await loop.run_in_executor(None, self._renew)
+                for task_id, target, request in await loop.run_in_executor(None, self._claim_orphans):
+                    self._held.add(task_id)
+                    self._spawn(self._run_async(task_id, target, request))
+                await loop.run_in_executor(None, self._unload_idle)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("jupyter_automl: the serving sweep failed; trying again")
+            await asyncio.sleep(self.sweep_seconds)
+
+    def restore(self) -> None:
+        """Load every deployment that was complete (and finish any left deploying) when the
+        last process stopped."""
+        for deployment_id in self.registry.ids_in(COMPLETE):
+            version_id, _, _ = self.registry.artifacts(deployment_id)
+            try:
+                self.served(version_id)
+            except Exception as error:
+                reason = error.message if isinstance(error, AutoMLError) else str(error)
+                self.log.error("jupyter_automl: deployment %s does not load: %s", deployment_id, reason)
+        for deployment_id in self.registry.ids_in(DEPLOYING):
+            self.activate(deployment_id)
+
+    def _unload_idle(self, idle_seconds: float = 600.0) -> None:
+        deployed = set()
+        with self.store.session() as session:
+            deployed = set(session.scalars(
+                select(orm.Deployment.version_id).where(orm.Deployment.status.in_((COMPLETE, DEPLOYING)))
+            ).all())
+        cutoff = time.monotonic() - idle_seconds
+        for version_id in list(self._served):
+            batcher = self._batchers.get(version_id)
+            busy = batcher is not None and batcher.pending > 0
+            if version_id not in deployed and not busy and self._last_used.get(version_id, 0) < cutoff:
+                self.unload(version_id)
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for task in list(self._background):
+            task.cancel()
+        for version_id in list(self._served):
+            self.unload(version_id)
+
+    def close(self) -> None:
+        """Unload every model (for faces without an event loop; the server uses :meth:`stop`)."""
+        for version_id in list(self._served):
+            self.unload(version_id)
+
+    def forget_keys(self) -> None:
+        """Drop cached keys (after a rotation or revocation in this process)."""
+        self._keys.clear()
