@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from .cli_serving import add_commands as add_serving_commands
 from .config import load_automl
 from .errors import AutoMLError, InvalidInput, NotFound
 from .model_types import ModelType
@@ -443,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat-seconds", type=float)
     p.add_argument("--requeue", action="store_true", help="re-queue jobs of dead workers")
     p.add_argument("--exit-when-idle", type=float, help="stop after this many idle seconds")
+
+    add_serving_commands(groups, command)
 
     p = command(groups, "demo", cmd_demo,
                 "freeze every example dataset, then train the demo chat LLM and text classifier")

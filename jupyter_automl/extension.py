@@ -1,18 +1,28 @@
-"""The Jupyter server extension: builds the core once and adds the REST routes."""
+"""The Jupyter server extension: builds the core once, adds the REST routes and the task API,
+runs a job worker and restores deployments."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from jupyter_server.extension.application import ExtensionApp
+from tornado.ioloop import IOLoop
 from traitlets import Bool, Type
 
 from .api import AutoML
 from .config import CONFIG_NAME
+from .kernel_jobs import JobWorker
 from .rest.routes import routes
+from .serve.handlers import task_routes
 
 
 class AutoMLExtension(ExtensionApp):
+    """Configured with ``c.AutoMLExtension.*``; the parts it builds read their own sections:
+    ``c.AutoML`` (store, data folder, upload limits), ``c.JobWorker`` (executor, Dask address,
+    concurrent jobs) and ``c.ServingRuntime`` (batching window and cap, queue bound, playground
+    limits)."""
+
     name = "jupyter_automl"
     description = "AutoML inside JupyterLab"
 
@@ -24,7 +34,14 @@ class AutoMLExtension(ExtensionApp):
     create_examples_on_start = Bool(
         True, help="Freeze the shipped example datasets into snapshots when the server starts."
     ).tag(config=True)
-
+    run_worker = Bool(
+        True, help="Run a job worker in the server, so queued training jobs start while JupyterLab "
+        "runs. Turn off where `jupyter automl worker` processes or a Dask cluster take the jobs.",
+    ).tag(config=True)
+    serve_tasks = Bool(
+        True, help="Serve the deployments' task API (/automl/api/v2/task/...) from this server, and "
+        "restore deployments and async tasks when it starts.",
+    ).tag(config=True)
     def _config_file_name_default(self) -> str:
         return CONFIG_NAME
 
@@ -32,6 +49,13 @@ class AutoMLExtension(ExtensionApp):
         self.automl = self.automl_class(config=self.config, parent=self, log=self.log)
         self.settings["automl"] = self.automl
         self.log.info("jupyter_automl: store %s, data %s", self.automl.store_url, self.automl.root)
+        self.worker: JobWorker | None = None
+        if self.run_worker:
+            self.automl.spawn_worker = False
+            self.worker = self.automl.worker()
+            threading.Thread(target=self.worker.run, daemon=True, name="automl-job-worker").start()
+        if self.serve_tasks:
+            IOLoop.current().add_callback(self.automl.serving.start)
         if self.create_examples_on_start:
             asyncio.get_event_loop().run_in_executor(None, self._create_examples)
 
@@ -43,6 +67,12 @@ class AutoMLExtension(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(routes())
+        if self.serve_tasks:
+            self.handlers.extend(task_routes(self.automl.serving))
 
     async def stop_extension(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        if self.serve_tasks:
+            await self.automl.serving.stop()
         self.automl.close()

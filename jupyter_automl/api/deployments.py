@@ -116,6 +116,15 @@ class DeploymentsAPI(ModelsAPI):
         request = self.task_request(text_data, max_media_bytes=self.serving.max_media_bytes, **inputs)
         return self.serving.answer_sync(caller, request, PLAYGROUND)
 
+    async def playground_async(self, model: str, version: int | None, request: TaskRequest) -> dict[str, Any]:
+        """:meth:`playground` for a server's event loop: the request joins the version's batches."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        target = await loop.run_in_executor(None, self.get_version, model, version)
+        caller, _ = await loop.run_in_executor(None, self.serving.playground_target, target.id)
+        return await self.serving.answer(caller, request, PLAYGROUND)
+
     def playground_usage(self, model: str, version: int | None = None) -> PlaygroundInfo:
         return self.serving.playground_usage(self.get_version(model, version).id)
 

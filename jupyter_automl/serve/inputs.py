@@ -130,3 +130,27 @@ def fetch_url(url: str, *, max_bytes: int, timeout: float = 20.0) -> bytes:
     if len(data) > max_bytes:
         raise TooLarge(f"{url} is larger than {max_bytes} bytes")
     return data
+
+
+def request_from_http(request: Any, *, max_media_bytes: int) -> TaskRequest:
+    """A task request from an HTTP request (tornado's): a JSON body, or a multipart form with
+    the file as ``media`` and ``options`` as JSON text."""
+    content_type = request.headers.get("Content-Type", "")
+    media = None
+    if content_type.startswith("multipart/form-data"):
+        fields: dict[str, Any] = {k: v[0].decode("utf-8", "replace")
+                                  for k, v in request.body_arguments.items()}
+        unknown = set(request.files) - {"media"}
+        if unknown:
+            raise InvalidInput(f"unknown file field(s) {', '.join(sorted(unknown))}; send the file as 'media'")
+        if "media" in request.files:
+            part = request.files["media"][0]
+            media = (part.filename or "media", part.body)
+    else:
+        try:
+            fields = json.loads(request.body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"request body is not JSON: {error}") from None
+        if not isinstance(fields, dict):
+            raise InvalidInput("request body must be a JSON object")
+    return TaskRequest.from_fields(fields, media, max_media_bytes=max_media_bytes)

@@ -1,0 +1,198 @@
+"""The serving commands of ``jupyter automl``: deploy, undeploy, redeploy, deployments, keys,
+predict, playground and serve."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .schemas import DeploymentInfo
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _show_deployment(info: DeploymentInfo, as_json: bool) -> None:
+    if as_json:
+        _print_json(info.to_json())
+        return
+    print(f"deployment {info.name} ({info.id}): {info.model_name} v{info.version}  {info.status}")
+    if info.error:
+        print(f"  error: {info.error}")
+    print(f"  usage: {info.requests} requests, {info.tokens} tokens, {info.errors} errors")
+    for key in info.keys:
+        state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        print(f"  key slot {key.slot}: {key.prefix}...  {state}  ({key.requests} requests)")
+
+
+def _print_keys(keys, as_json: bool) -> None:
+    if as_json:
+        return
+    print("  API keys (shown only now; store them safely):")
+    for key in keys:
+        print(f"    slot {key.slot}: {key.key}")
+
+
+def cmd_deploy(automl, args) -> int:
+    created = automl.deploy(args.model, args.version, name=args.name)
+    _show_deployment(created, args.json)
+    if args.json:
+        _print_json({"new_keys": [k.to_json() for k in created.new_keys]})
+    _print_keys(created.new_keys, args.json)
+    return 0 if created.status == "complete" else 1
+
+
+def cmd_undeploy(automl, args) -> int:
+    _show_deployment(automl.undeploy(args.deployment), args.json)
+    return 0
+
+
+def cmd_redeploy(automl, args) -> int:
+    info = automl.redeploy(args.deployment)
+    _show_deployment(info, args.json)
+    return 0 if info.status == "complete" else 1
+
+
+def cmd_deployments_list(automl, args) -> int:
+    items = automl.list_deployments(status=args.status, model=args.model)
+    if args.json:
+        _print_json([d.to_json() for d in items])
+        return 0
+    for info in items:
+        print(f"{info.name:30} {info.id}  {info.model_name} v{info.version}  {info.status:10} "
+              f"{info.requests} requests")
+    return 0
+
+
+def cmd_deployments_show(automl, args) -> int:
+    _show_deployment(automl.get_deployment(args.deployment), args.json)
+    return 0
+
+
+def cmd_keys_rotate(automl, args) -> int:
+    key = automl.rotate_key(args.deployment, args.slot)
+    if args.json:
+        _print_json(key.to_json())
+    else:
+        print(f"new key in slot {key.slot} (shown only now): {key.key}")
+        print(f"the old key in slot {key.slot} no longer works; the other slot's key still does")
+    return 0
+
+
+def cmd_keys_revoke(automl, args) -> int:
+    _show_deployment(automl.revoke_key(args.deployment, args.slot), args.json)
+    return 0
+
+
+def _inputs(args) -> dict[str, Any]:
+    from .errors import InvalidInput
+
+    options = None
+    if args.options:
+        try:
+            options = json.loads(args.options)
+        except json.JSONDecodeError as error:
+            raise InvalidInput(f"--options is not JSON: {error}") from None
+    return {k: v for k, v in {"media": args.media, "url": args.url, "options": options}.items()
+            if v is not None}
+
+
+def _show_task(task: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(task)
+        return
+    entry = task["status"][0]
+    print(f"task {task['id']}: {entry['status']['message']}")
+    for item in entry["response"]["output"]:
+        if "completion" in item:
+            print(item["completion"])
+            print(f"  ({item['prompt_tokens']} prompt + {item['completion_tokens']} completion tokens, "
+                  f"{item['finish_reason']})")
+        else:
+            best = ", ".join(f"{c['class']} {c['score']:.3f}" for c in item["classes"][:3])
+            print(f"  {item['head']}: {best}")
+
+
+def cmd_predict(automl, args) -> int:
+    _show_task(automl.predict(args.deployment, args.text, **_inputs(args)), args.json)
+    return 0
+
+
+def cmd_playground(automl, args) -> int:
+    task = automl.playground(args.model, args.version, args.text, **_inputs(args))
+    _show_task(task, args.json)
+    if not args.json:
+        usage = automl.playground_usage(args.model, args.version)
+        if usage.deployment_id:
+            print("  (deployed: answered by the deployment, not limited)")
+        else:
+            print(f"  playground: {usage.remaining} of {usage.limit} requests left")
+    return 0
+
+
+def cmd_serve(automl, args) -> int:
+    from .serve.app import serve
+    from .serve.runtime import ServingRuntime
+    from .store import Store
+
+    url, root, config = automl.store_url, automl.root, automl.config
+    automl.close()  # every process opens its own connections after the fork
+
+    def make_runtime() -> ServingRuntime:
+        return ServingRuntime(Store(url), root, config=config)
+
+    def ready(port: int) -> None:
+        print(f"serving the task API at http://{args.address}:{port}/automl/api/v2/task/ "
+              f"({args.processes} process(es))", flush=True)
+
+    serve(make_runtime, port=args.port, address=args.address, processes=args.processes,
+          on_ready=ready)
+    return 0
+
+
+def add_commands(groups, command: Callable) -> None:
+    p = command(groups, "deploy", cmd_deploy, "deploy a trained version; prints its two API keys once")
+    p.add_argument("model", help="model name or id")
+    p.add_argument("--version", type=int, help="version number (default: the newest trained)")
+    p.add_argument("--name", help="deployment name (default: <model>-v<version>)")
+    p = command(groups, "undeploy", cmd_undeploy, "stop serving a deployment (its keys stop working)")
+    p.add_argument("deployment", help="name or id")
+    p = command(groups, "redeploy", cmd_redeploy, "serve an undeployed or failed deployment again")
+    p.add_argument("deployment", help="name or id")
+
+    deployments = groups.add_parser("deployments", help="list and inspect deployments").add_subparsers(
+        dest="verb", required=True)
+    p = command(deployments, "list", cmd_deployments_list, "list deployments, newest first")
+    p.add_argument("--status", choices=["deploying", "complete", "failed", "undeployed"])
+    p.add_argument("--model")
+    p = command(deployments, "show", cmd_deployments_show, "a deployment, its keys and usage")
+    p.add_argument("deployment", help="name or id")
+
+    keys = groups.add_parser("keys", help="rotate and revoke deployment keys").add_subparsers(
+        dest="verb", required=True)
+    for verb, handler, text in (("rotate", cmd_keys_rotate, "a new key in a slot (the other keeps working)"),
+                                ("revoke", cmd_keys_revoke, "revoke the key in a slot")):
+        p = command(keys, verb, handler, text)
+        p.add_argument("deployment", help="name or id")
+        p.add_argument("--slot", type=int, choices=[1, 2], required=True)
+
+    for name, handler, text, target in (
+        ("predict", cmd_predict, "ask a deployment (as the sync task API does)", "deployment"),
+        ("playground", cmd_playground, "ask a trained version before deploying it (limited)", "model"),
+    ):
+        p = command(groups, name, handler, text)
+        p.add_argument(target, help="name or id")
+        if name == "playground":
+            p.add_argument("--version", type=int)
+        p.add_argument("--text", help="text_data: the text to classify, or the prompt")
+        p.add_argument("--media", help="an image file")
+        p.add_argument("--url", help="an image URL")
+        p.add_argument("--options", help='JSON object, e.g. \'{"max_tokens": 64}\'')
+
+    p = command(groups, "serve", cmd_serve, "serve the task API without JupyterLab")
+    p.add_argument("--port", type=int, default=8890)
+    p.add_argument("--address", default="127.0.0.1")
+    p.add_argument("--processes", type=int, default=1, help="worker processes (0: one per CPU)")
+

@@ -1,0 +1,97 @@
+"""Management routes for deployments, their keys and the playground (Jupyter authentication)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado import web
+
+from ..errors import InvalidInput
+from ..serve.inputs import request_from_http
+from .base import AutoMLHandler
+
+
+def _optional_int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidInput(f"'{name}' must be an integer, got {value!r}")
+    return value
+
+
+class DeploymentsHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        items = await self.call(self.automl.list_deployments, status=self.get_argument("status", None),
+                                model=self.get_argument("model", None))
+        self.write_json({"deployments": [d.to_json() for d in items]})
+
+    @web.authenticated
+    async def post(self) -> None:
+        """Start deploying a version; the answer (202) holds both keys, shown only here."""
+        body = self.json_body()
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise InvalidInput("'model' is required: the name or id of the model to deploy")
+        name = body.get("name")
+        if name is not None and not isinstance(name, str):
+            raise InvalidInput("'name' must be a string")
+        created = await self.call(self.automl.deploy, model, _optional_int(body, "version"),
+                                  name=name, wait=False)
+        self.write_json(created, status=202)
+
+
+class DeploymentHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, deployment: str) -> None:
+        self.write_json(await self.call(self.automl.get_deployment, deployment))
+
+
+class UndeployHandler(AutoMLHandler):
+    @web.authenticated
+    async def post(self, deployment: str) -> None:
+        self.write_json(await self.call(self.automl.undeploy, deployment))
+
+
+class RedeployHandler(AutoMLHandler):
+    @web.authenticated
+    async def post(self, deployment: str) -> None:
+        self.write_json(await self.call(self.automl.redeploy, deployment, wait=False), status=202)
+
+
+class KeyHandler(AutoMLHandler):
+    @web.authenticated
+    async def post(self, deployment: str, slot: str) -> None:
+        """Rotate: a new key in the slot (shown once); the other slot's key keeps working."""
+        self.write_json(await self.call(self.automl.rotate_key, deployment, int(slot)), status=201)
+
+    @web.authenticated
+    async def delete(self, deployment: str, slot: str) -> None:
+        self.write_json(await self.call(self.automl.revoke_key, deployment, int(slot)))
+
+
+class PlaygroundHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, model: str, version: str) -> None:
+        self.write_json(await self.call(self.automl.playground_usage, model, int(version)))
+
+    @web.authenticated
+    async def post(self, model: str, version: str) -> None:
+        request = request_from_http(self.request, max_media_bytes=self.automl.serving.max_media_bytes)
+        if request.callback_url:
+            raise InvalidInput("the playground answers at once; callback_url is for async tasks")
+        self.write_json(await self.automl.playground_async(model, int(version), request))
+
+
+DEPLOYMENT = r"([^/]+)"
+
+
+def deployment_routes(model: str) -> list[tuple[str, type]]:
+    """``model`` is the route pattern that names a model (shared with the model routes)."""
+    return [
+        (r"/automl/api/deployments", DeploymentsHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}", DeploymentHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/undeploy", UndeployHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/redeploy", RedeployHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/keys/([12])", KeyHandler),
+        (rf"/automl/api/models/{model}/versions/([0-9]+)/playground", PlaygroundHandler),
+    ]

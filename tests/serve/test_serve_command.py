@@ -1,0 +1,137 @@
+"""`jupyter automl serve` as its own processes: the task API without JupyterLab, async tasks that
+survive a SIGKILL and are answered exactly once after the restart, and the serving CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from sqlalchemy import select
+
+from jupyter_automl.store import orm
+from tests.data import cli_runner
+from tests.serving import register_trained
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _call(port: int, method: str, path: str, key: str | None = None, body: dict | None = None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/automl/api/v2/{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Token {key}"} if key else {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _start(tmp_path: Path, automl, port: int, runtime: dict, *args: str) -> subprocess.Popen:
+    config_dir = tmp_path / "config"
+    config_dir.mkdir(exist_ok=True)
+    (config_dir / "jupyter_automl_config.json").write_text(json.dumps({"ServingRuntime": runtime}))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config_dir), JUPYTER_AUTOML_STORE_URL=automl.store_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_automl.cli", "--data-dir", str(automl.root), "serve",
+         "--port", str(port), *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if _call(port, "GET", "health")[0] == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError(process.stdout.read().decode())
+
+
+def _wait_tasks(port: int, key: str, ids: list[str], timeout: float = 60) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tasks = [_call(port, "GET", f"task/{i}", key)[1] for i in ids]
+        if all(t["state"] != "queued" for t in tasks):
+            return tasks
+        time.sleep(0.3)
+    raise AssertionError(f"tasks still queued: {tasks}")
+
+
+def test_async_tasks_survive_sigkill_and_run_exactly_once(trained, tmp_path):
+    automl, register = trained
+    register("reviews")
+    key = automl.deploy("reviews").new_keys[0].key
+    port = _free_port()
+    # A batching window of ten minutes: the tasks are taken but not answered when the kill comes.
+    first = _start(tmp_path, automl, port, {"batch_window_ms": 600_000.0, "task_lease_seconds": 2.0,
+                                            "sweep_seconds": 0.2})
+    ids = []
+    for i in range(5):
+        code, task = _call(port, "POST", "task/async", key, {"text_data": f"review {i}"})
+        assert code == 202
+        ids.append(task["id"])
+    with automl.store.session() as session:
+        held = session.scalars(select(orm.Task).where(orm.Task.id.in_(ids))).all()
+        assert all(t.status == "queued" and t.claimed_by for t in held)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+
+    second = _start(tmp_path, automl, port, {"task_lease_seconds": 2.0, "sweep_seconds": 0.2},
+                    "--processes", "2")
+    try:
+        tasks = _wait_tasks(port, key, ids)
+        assert [t["state"] for t in tasks] == ["succeeded"] * 5
+        assert [t["status"][0]["response"]["input"]["text_data"] for t in tasks] == [
+            f"review {i}" for i in range(5)]
+        with automl.store.session() as session:
+            rows = session.scalars(select(orm.Task).where(orm.Task.kind == "async")).all()
+            assert len(rows) == 5 and all(r.attempts == 2 for r in rows)
+            assert all(r.claimed_by is None for r in rows)
+        assert automl.get_deployment("reviews-v1").requests == 5
+        code, task = _call(port, "POST", "task/sync", key, {"text_data": "sync after restart"})
+        assert code == 200 and task["state"] == "succeeded"
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=30)
+
+
+def test_serving_commands(trained, tmp_path, monkeypatch, capsys, tiny_base_models):
+    automl, register = trained
+    register("reviews")
+    run = cli_runner(tmp_path, monkeypatch, capsys, {"AutoML": {"base_models": tiny_base_models}})
+    store = ["--store-url", automl.store_url, "--data-dir", str(automl.root)]
+    code, out, _ = run(*store, "deploy", "reviews", "--name", "shop")
+    assert code == 0 and "deployment shop" in out and "complete" in out
+    keys = [line.split(": ")[1] for line in out.splitlines() if line.strip().startswith("slot ")]
+    assert len(keys) == 2 and all(k.startswith("jam_") for k in keys)
+    code, out, _ = run(*store, "deployments", "list", "--json")
+    assert code == 0 and json.loads(out)[0]["name"] == "shop"
+    code, out, _ = run(*store, "predict", "shop", "--text", "Fast delivery, thanks")
+    assert code == 0 and "sentiment:" in out and "topic:" in out
+    code, _, err = run(*store, "predict", "shop", "--text", "x", "--options", "{bad")
+    assert code == 2 and "--options is not JSON" in err
+    code, out, _ = run(*store, "keys", "rotate", "shop", "--slot", "1")
+    assert code == 0 and "new key in slot 1" in out
+    automl.serving.forget_keys()
+    code, out, _ = run(*store, "deployments", "show", "shop")
+    assert "key slot 1" in out and "revoked" in out and "active" in out
+    code, out, _ = run(*store, "undeploy", "shop")
+    assert code == 0 and "undeployed" in out
+    code, _, err = run(*store, "predict", "shop", "--text", "x")
+    assert code == 1 and "undeployed" in err
+    code, out, _ = run(*store, "playground", "reviews", "--text", "Great tent")
+    assert code == 0 and "499 of 500 requests left" in out
