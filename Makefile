@@ -41,6 +41,7 @@ bench: install
 	$(PY) benchmarks/validate_csv.py
 	$(PY) benchmarks/train_llm.py
 	$(PY) benchmarks/job_overhead.py
+	$(PY) benchmarks/serve.py
 
 clean:
 	rm -rf $(DEMO_DIR) build dist jupyter_automl/labextension labextension/lib

@@ -1,10 +1,18 @@
 """The main job on embedded defaults: validate and freeze every example dataset, then train the
 example chat LLM and a text classifier end to end through training jobs, and print their
-metrics, the change against the base model, and where each executed notebook is."""
+metrics, the change against the base model, and where each executed notebook is; then deploy
+each version, ask it once sync and once async over HTTP with its printed key, and undeploy."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +78,108 @@ def _demo_snapshot(automl, demo: DemoModel) -> str:
     return automl.create_snapshot(dataset.id).id
 
 
+DEMO_QUESTIONS = {
+    ModelType.LLM_CHAT: ("Where can I find my invoice?", {"max_tokens": 48}),
+    ModelType.TEXT_CLASSIFICATION: ("The tent leaked on the first night and support never answered.", {}),
+}
+
+
+def _task_api(port: int, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/automl/api/v2/{path}", method=method,
+        data=json.dumps(body).encode("utf-8") if body is not None else None,
+        headers={"Authorization": f"Token {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _answer_text(task: dict) -> str:
+    entry = task["status"][0]
+    if entry["status"]["code"] != "0":
+        return entry["status"]["message"]
+    lines = []
+    for item in entry["response"]["output"]:
+        if "completion" in item:
+            lines.append(f"{item['completion']!r} ({item['prompt_tokens']} prompt + "
+                         f"{item['completion_tokens']} completion tokens)")
+        else:
+            best = ", ".join(f"{c['class']} {c['score']:.2f}" for c in item["classes"][:3])
+            lines.append(f"{item['head']}: {best}")
+    return "\n      ".join(lines)
+
+
+def _start_server(automl) -> tuple[subprocess.Popen, int]:
+    """`jupyter automl serve` on a free port, on this store, as an application would reach it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, JUPYTER_AUTOML_STORE_URL=automl.store_url)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_automl.cli", "--data-dir", str(automl.root), "serve",
+         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    for _ in range(600):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/automl/api/v2/health", timeout=2):
+                return server, port
+        except OSError:
+            if server.poll() is not None:
+                break
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("`jupyter automl serve` did not start")
+
+
+def serve_demo_models(automl, models: list[DemoModel] = DEMO_MODELS) -> int:
+    """Deploy each demo model's newest version, ask it once sync and once async through the task
+    API with its key, print the answers, and undeploy."""
+    failures = 0
+    deployed = []
+    for demo in models:
+        created = automl.deploy(demo.name)
+        print(f"deployed {demo.name} v{created.version} as {created.name!r}: {created.status}")
+        if created.status != "complete":
+            print(f"  error: {created.error}")
+            failures += 1
+            continue
+        print(f"  API key (slot 1, shown once): {created.new_keys[0].key}")
+        deployed.append((demo, created))
+    if not deployed:
+        return failures
+    server, port = _start_server(automl)
+    print(f"task API: http://127.0.0.1:{port}/automl/api/v2/task/ (jupyter automl serve)\n")
+    try:
+        for demo, created in deployed:
+            key = created.new_keys[0].key
+            text, options = DEMO_QUESTIONS[demo.model_type]
+            body = {"text_data": text, "options": options}
+            started = time.perf_counter()
+            code, task = _task_api(port, "POST", "task/sync", key, body)
+            print(f"{created.name}: POST /task/sync {text!r} -> {code} in {time.perf_counter() - started:.1f}s"
+                  f"\n      {_answer_text(task) if code == 200 else task.get('message')}")
+            code, queued = _task_api(port, "POST", "task/async", key, body)
+            print(f"{created.name}: POST /task/async -> {code}, task {queued.get('id')} {queued.get('state')}")
+            for _ in range(600):
+                code, task = _task_api(port, "GET", f"task/{queued['id']}", key)
+                if task.get("state") != "queued":
+                    break
+                time.sleep(0.5)
+            print(f"{created.name}: GET /task/{queued['id']} -> {task.get('state')}"
+                  f"\n      {_answer_text(task)}")
+            failures += int(task.get("state") != "succeeded")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        for _, created in deployed:
+            info = automl.undeploy(created.id)
+            print(f"undeployed {info.name}: {info.requests} requests, {info.tokens} tokens served")
+    return failures
+
+
 def train_demo_models(automl, models: list[DemoModel] = DEMO_MODELS, *, timeout: float = 3600) -> int:
     """Train each demo model's next version through a job and print what came of it."""
     jobs = []
@@ -116,4 +226,6 @@ def run_demo(automl, *, train: bool = True) -> int:
     failures = _freeze_examples(automl)
     if train:
         failures += train_demo_models(automl)
+        if not failures:
+            failures += serve_demo_models(automl)
     return 1 if failures else 0

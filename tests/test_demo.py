@@ -48,3 +48,21 @@ def test_demo_trains_both_models_through_jobs_and_says_where_the_reports_are(
         version = automl.get_version(model)
         assert f"executed notebook: {version.notebook_path}" in out
     automl.close()
+
+
+def test_demo_deploys_asks_sync_and_async_with_the_key_and_undeploys(trained, capsys):
+    from jupyter_automl.demo import DemoModel, serve_demo_models
+
+    automl, register = trained
+    register("demo-review-classifier")
+    register("demo-support-chat", "llm_chat")
+    models = [DemoModel("demo-support-chat", ModelType.LLM_CHAT, 0),
+              DemoModel("demo-review-classifier", ModelType.TEXT_CLASSIFICATION, 0)]
+    assert serve_demo_models(automl, models) == 0
+    out = capsys.readouterr().out
+    assert out.count("API key (slot 1, shown once): jam_") == 2
+    assert "demo-review-classifier-v1: POST /task/sync" in out and "-> 200" in out
+    assert "head" not in out or "sentiment:" in out
+    assert out.count("-> succeeded") == 2 and "completion tokens" in out
+    assert [d.status for d in automl.list_deployments()] == ["undeployed", "undeployed"]
+    assert all(d.requests == 2 for d in automl.list_deployments())

@@ -21,24 +21,6 @@ from tests.data import write_chat_csv
 LONG_EPOCHS = 400
 
 
-@pytest.fixture
-def make_automl(tmp_path, tiny_base_models):
-    made = []
-
-    def make(store_url: str | None = None, **traits) -> AutoML:
-        automl = AutoML(
-            data_dir=str(tmp_path / "data"),
-            store_url=store_url or f"sqlite:///{tmp_path / 'store.db'}",
-            base_models=tiny_base_models, spawn_worker=False, **traits,
-        )
-        made.append(automl)
-        return automl
-
-    yield make
-    for automl in made:
-        automl.close()
-
-
 def chat_snapshot(automl: AutoML, folder: Path) -> str:
     dataset = automl.upload_dataset(write_chat_csv(folder / "chat.csv", rows=120), "llm_chat",
                                     base_model="tiny-llm")
