@@ -14,13 +14,14 @@ follows it: ``queued -> training -> trained | failed | cancelled``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from ..errors import Conflict, NotFound
 from ..store import Store, orm
+from ..store.orm import utcnow as now
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 FINISHED = (SUCCEEDED, FAILED, CANCELLED)
@@ -29,10 +30,6 @@ VERSION_STATE = {
     CANCELLED: "cancelled",
 }
 LOG_TAIL_CHARS = 8000
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,16 +18,13 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, InvalidInput, NotFound, Unauthorized
 from ..schemas import ApiKeyInfo, DeploymentInfo, NewApiKey
 from ..store import Store, orm
+from ..store.orm import utcnow as now
 from .keys import hash_key, new_key
 
 DEPLOYING, COMPLETE, FAILED, UNDEPLOYED = "deploying", "complete", "failed", "undeployed"
 ACTIVE = (DEPLOYING, COMPLETE)
 SLOTS = (1, 2)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

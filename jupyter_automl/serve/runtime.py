@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,15 @@ from traitlets.config import LoggingConfigurable
 from ..errors import AutoMLError, InvalidInput, NotFound, Unauthorized
 from ..schemas import DeploymentInfo, PlaygroundInfo
 from ..store import Store, orm
+from ..store.orm import utcnow as now
 from . import playground
 from .batching import Batcher
 from .deployments import COMPLETE, DEPLOYING, FAILED, Caller, DeploymentRegistry
 from .inputs import TaskRequest
-from .models import Answer, ServedModel, load_served
+from .models import ServedModel, load_served
 from .tasks import ASYNC, PLAYGROUND, QUEUED, SUCCEEDED, SYNC, task_json
 
 FAILED_TASK = "failed"
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from jupyter_automl.store import orm
 from tests.data import cli_runner
-from tests.serving import register_trained
 
 
 def _free_port() -> int:
