@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class AutoMLError(Exception):
     """Base class: the message is written for the user and says what is wrong and where."""
@@ -60,3 +62,16 @@ class Unavailable(AutoMLError):
     def __init__(self, message: str, *, retry_after: float = 1.0, details: object | None = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+def error_answer(error: AutoMLError) -> tuple[int, dict[str, object], dict[str, str]]:
+    """How every HTTP face answers an error: ``(status, JSON body, headers)``."""
+    body: dict[str, object] = {"message": error.message}
+    if error.details is not None:
+        body["details"] = error.details
+    headers = {}
+    if isinstance(error, Unauthorized):
+        headers["WWW-Authenticate"] = 'Token realm="jupyter-automl"'
+    if isinstance(error, Unavailable):
+        headers["Retry-After"] = str(max(1, math.ceil(error.retry_after)))
+    return error.http_status, body, headers

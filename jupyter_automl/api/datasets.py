@@ -81,6 +81,15 @@ class DatasetsAPI(APIPart):
 
     # -- datasets ----------------------------------------------------------------------------
 
+    def check_upload_size(self, size: int, what: str = "the upload") -> None:
+        """Refuse ``size`` bytes past ``max_upload_bytes``; faces that stream an upload call it
+        as the bytes arrive, before anything is stored."""
+        if size > self.max_upload_bytes:
+            raise TooLarge(
+                f"{what} is larger than the upload limit of {self.max_upload_bytes:,} bytes "
+                "(c.AutoML.max_upload_bytes)"
+            )
+
     def validate(
         self,
         path: str | Path,
@@ -284,6 +293,8 @@ class DatasetsAPI(APIPart):
         stratify_by: str | None = None,
     ) -> SplitInfo:
         """Split a snapshot into train and test snapshots (stratified on a head by default)."""
+        if not 0 <= seed < 2**31:
+            raise InvalidInput(f"seed must be between 0 and {2**31 - 1}, got {seed}")
         parent = self.get_snapshot(snapshot_id)
         kind = ModelType(parent.model_type)
         if stratify_by is None and parent.heads:

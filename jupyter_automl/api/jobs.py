@@ -13,12 +13,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import AutoMLError, NotFound
+from ..errors import AutoMLError, InvalidInput, NotFound
 from ..kernel_jobs import JobQueue, JobWorker, live_workers
-from ..kernel_jobs.runner import LOG_NAME
+from ..kernel_jobs.queue import FINISHED, QUEUED, RUNNING
+from ..kernel_jobs.runner import LOG_NAME, REPORT_NAME
 from ..schemas import JobInfo, WorkerInfo
 from ..store import orm
 from .models import ModelsAPI
+
+
+JOB_STATES = (QUEUED, RUNNING, *FINISHED)
 
 
 class JobFailed(AutoMLError):
@@ -160,6 +164,11 @@ class JobsAPI(ModelsAPI):
 
     def list_jobs(self, *, status: str | None = None, model: str | None = None,
                   limit: int = 100) -> list[JobInfo]:
+        """The newest ``limit`` jobs (1 to 1000), of one status or model when given."""
+        if status and status not in JOB_STATES:
+            raise InvalidInput(f"unknown job status {status!r}; choose one of: {', '.join(JOB_STATES)}")
+        if not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be between 1 and 1000, got {limit}")
         query = _jobs_query().order_by(orm.Job.created_at.desc()).limit(limit)
         if status:
             query = query.where(orm.Job.status == status)
@@ -185,6 +194,23 @@ class JobsAPI(ModelsAPI):
         if path is not None and path.is_file():
             return path.read_text(encoding="utf-8", errors="replace")
         return log_tail
+
+    def version_notebook(self, model: str, version: int) -> Path:
+        """The executed notebook of a version: the trained version's own copy, else the one its
+        newest job is writing or left behind (a failed run's shows the error)."""
+        info = self.get_version(model, version)
+        if info.notebook_path and Path(info.notebook_path).is_file():
+            return Path(info.notebook_path)
+        with self.store.session() as session:
+            job_dir = session.scalar(
+                select(orm.Job.job_dir).where(orm.Job.version_id == info.id)
+                .order_by(orm.Job.created_at.desc()).limit(1)
+            )
+        if job_dir and (Path(job_dir) / REPORT_NAME).is_file():
+            return Path(job_dir) / REPORT_NAME
+        raise NotFound(
+            f"version {version} of model {model!r} is {info.status} and has no executed notebook yet"
+        )
 
     # -- workers -------------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@ version n+1, which keeps its own copy of what it was trained from."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -13,7 +15,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..model_types import ModelType
 from ..schemas import ModelDetail, ModelInfo, VersionInfo
 from ..store import orm
-from ..training.options import resolve_options
+from ..training.options import options_schema, resolve_options
 from .part import APIPart
 
 DEFAULT_TEST_PERCENT = 20
@@ -22,6 +24,14 @@ NAME_PATTERN = re.compile(r"^[\w][\w .\-]{0,99}$", re.UNICODE)
 
 def _slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "-", name, flags=re.UNICODE).strip("-").lower() or "model"
+
+
+def _plot_names(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name for p in folder.iterdir() if p.suffix == ".png" and p.is_file() and not p.is_symlink()
+    )
 
 
 class ModelsAPI(APIPart):
@@ -78,9 +88,11 @@ class ModelsAPI(APIPart):
         test_percent: int | None = None,
         options: dict[str, Any] | None = None,
         description: str = "",
+        model_type: str | ModelType | None = None,
     ) -> ModelInfo:
-        """A model of the snapshot's type. Test data: a test snapshot, or ``test_percent`` of
-        the training rows (20 when neither is given)."""
+        """A model of the snapshot's type (``model_type``, when given, must be that type).
+        Test data: a test snapshot, or ``test_percent`` of the training rows (20 when neither
+        is given)."""
         name = (name or "").strip()
         if not NAME_PATTERN.match(name):
             raise InvalidInput(
@@ -95,6 +107,11 @@ class ModelsAPI(APIPart):
                 raise Conflict(f"a model named {name!r} exists already; train it again for a new version")
             snapshot = self._snapshot_row(session, snapshot_id, "training data")
             kind = ModelType(snapshot.model_type)
+            if model_type is not None and ModelType.parse(model_type) is not kind:
+                raise InvalidInput(
+                    f"snapshot {snapshot.id} holds {kind.value} data; a "
+                    f"{ModelType.parse(model_type).value} model cannot train on it"
+                )
             entry = self._base_model(kind, base_model)
             self._check_settings(
                 session, model_type=kind, base_model=entry.name, train_snapshot_id=snapshot_id,
@@ -175,6 +192,66 @@ class ModelsAPI(APIPart):
             if v.version == version:
                 return v
         raise NotFound(f"model {detail.name!r} has no version {version}")
+
+    def list_versions(self, model: str) -> list[VersionInfo]:
+        """A model's versions, oldest first."""
+        return self.get_model(model).versions
+
+    def version_metrics(self, model: str, version: int) -> dict[str, Any]:
+        """The whole ``metrics.json`` of a trained version (the row keeps a summary of it)."""
+        folder = self._trained_folder(model, version, "metrics")
+        return json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+
+    def version_plots(self, model: str, version: int) -> list[str]:
+        """The file names of a trained version's plots (PNG), sorted."""
+        return _plot_names(self._trained_folder(model, version, "plots") / "plots")
+
+    def version_plot(self, model: str, version: int, name: str) -> Path:
+        """The file of one plot, by a name from :meth:`version_plots`; any other name (another
+        folder's file, ``..``) is not found."""
+        folder = self._trained_folder(model, version, "plots") / "plots"
+        names = _plot_names(folder)
+        if name not in names:
+            raise NotFound(
+                f"version {version} of model {model!r} has no plot {name!r} "
+                f"(its plots: {', '.join(names) or 'none'})"
+            )
+        return folder / name
+
+    def _trained_folder(self, model: str, version: int, what: str) -> Path:
+        info = self.get_version(model, version)
+        if info.status != "trained" or not info.artifacts_path:
+            raise NotFound(
+                f"version {version} of model {model!r} is {info.status}; it has {what} once it "
+                "is trained"
+            )
+        return Path(info.artifacts_path)
+
+    def options_schema(
+        self,
+        model_type: str | ModelType | None = None,
+        *,
+        base_model: str | None = None,
+        snapshot_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The JSON Schema a form builds the training options from: the options that apply to
+        the type (the snapshot's, when given) and base model, their choices (the snapshot's
+        heads for ``selection_label``) and the defaults a run would use."""
+        heads: list[str] | None = None
+        if snapshot_id is not None:
+            with self.store.session() as session:
+                snapshot = self._snapshot_row(session, snapshot_id, "training data")
+                kind, heads = ModelType(snapshot.model_type), list(snapshot.heads)
+            if model_type is not None and ModelType.parse(model_type) is not kind:
+                raise InvalidInput(
+                    f"snapshot {snapshot_id} holds {kind.value} data, not "
+                    f"{ModelType.parse(model_type).value}"
+                )
+        elif model_type is not None:
+            kind = ModelType.parse(model_type)
+        else:
+            raise InvalidInput("give a model_type or a snapshot_id")
+        return options_schema(kind, self._base_model(kind, base_model), heads)
 
     def _new_version(self, session, model: orm.Model) -> orm.ModelVersion:
         """Version n+1 with a frozen copy of the model's current settings, in its own folder."""

@@ -9,13 +9,29 @@ from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, ValidationError
 from tornado import web
 
 from ..api import AutoML
-from ..errors import AutoMLError
+from ..errors import AutoMLError, InvalidInput, error_answer
 
 T = TypeVar("T")
+B = TypeVar("B", bound="Body")
+
+
+class Body(BaseModel):
+    """A JSON request body: exact types, no unknown fields (a typo is an error, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _problem(error: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ())) or "body"
+    if error.get("type") == "extra_forbidden":
+        return f"{where}: unknown field"
+    if error.get("type") == "missing":
+        return f"{where}: required"
+    return f"{where}: {error.get('msg')}"
 
 
 class AutoMLHandler(ExtensionHandlerMixin, APIHandler):
@@ -39,10 +55,10 @@ class AutoMLHandler(ExtensionHandlerMixin, APIHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, AutoMLError):
-            self.set_status(exc.http_status)
-            body: dict[str, Any] = {"message": exc.message}
-            if exc.details is not None:
-                body["details"] = exc.details
+            status, body, headers = error_answer(exc)
+            self.set_status(status)
+            for name, value in headers.items():
+                self.set_header(name, value)
         elif isinstance(exc, web.HTTPError):
             body = {"message": exc.log_message or self._reason}
         else:
@@ -57,8 +73,6 @@ class AutoMLHandler(ExtensionHandlerMixin, APIHandler):
         super().log_exception(typ, value, tb)
 
     def json_body(self) -> dict[str, Any]:
-        from ..errors import InvalidInput
-
         try:
             body = json.loads(self.request.body or b"{}")
         except json.JSONDecodeError as error:
@@ -66,3 +80,31 @@ class AutoMLHandler(ExtensionHandlerMixin, APIHandler):
         if not isinstance(body, dict):
             raise InvalidInput("request body must be a JSON object")
         return body
+
+    def body(self, shape: type[B]) -> B:
+        """The JSON body as ``shape``; a 400 that names every wrong field otherwise."""
+        try:
+            return shape.model_validate(self.json_body())
+        except ValidationError as error:
+            problems = [_problem(e) for e in error.errors()]
+            raise InvalidInput("invalid request: " + "; ".join(problems), details=problems) from None
+
+    def int_argument(self, name: str, default: int | None = None) -> int | None:
+        """A whole-number query argument; a 400 when it is something else."""
+        value = self.get_argument(name, None)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise InvalidInput(f"query argument {name!r} must be a whole number, got {value!r}") from None
+
+    def bool_argument(self, name: str, default: bool = False) -> bool:
+        value = self.get_argument(name, None)
+        if value is None or value == "":
+            return default
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise InvalidInput(f"query argument {name!r} must be true or false, got {value!r}")

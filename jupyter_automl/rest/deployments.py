@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from tornado import web
 
 from ..errors import InvalidInput
 from ..serve.inputs import request_from_http
-from .base import AutoMLHandler
+from .base import AutoMLHandler, Body
 
 
-def _optional_int(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidInput(f"'{name}' must be an integer, got {value!r}")
-    return value
+class NewDeployment(Body):
+    model: str
+    version: int | None = None
+    name: str | None = None
 
 
 class DeploymentsHandler(AutoMLHandler):
@@ -28,15 +25,9 @@ class DeploymentsHandler(AutoMLHandler):
     @web.authenticated
     async def post(self) -> None:
         """Start deploying a version; the answer (202) holds both keys, shown only here."""
-        body = self.json_body()
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise InvalidInput("'model' is required: the name or id of the model to deploy")
-        name = body.get("name")
-        if name is not None and not isinstance(name, str):
-            raise InvalidInput("'name' must be a string")
-        created = await self.call(self.automl.deploy, model, _optional_int(body, "version"),
-                                  name=name, wait=False)
+        body = self.body(NewDeployment)
+        created = await self.call(self.automl.deploy, body.model, body.version, name=body.name,
+                                  wait=False)
         self.write_json(created, status=202)
 
 

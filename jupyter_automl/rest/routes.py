@@ -1,65 +1,62 @@
-"""Routes of the management REST API."""
+"""Routes of the management REST API: the one list of every URL and its handler."""
 
 from __future__ import annotations
 
-from tornado import web
+from .datasets import (
+    DatasetHandler,
+    DatasetsHandler,
+    DatasetValidateHandler,
+    SnapshotHandler,
+    SnapshotSplitHandler,
+    SnapshotsHandler,
+)
+from .deployments import deployment_routes
+from .jobs import JobCancelHandler, JobHandler, JobLogsHandler, JobsHandler, WorkersHandler
+from .models import (
+    BaseModelsHandler,
+    ModelHandler,
+    ModelsHandler,
+    OptionsSchemaHandler,
+    TrainHandler,
+    VersionHandler,
+    VersionMetricsHandler,
+    VersionNotebookHandler,
+    VersionPlotHandler,
+    VersionPlotsHandler,
+    VersionsHandler,
+)
 
-from ..errors import InvalidInput
-from .base import AutoMLHandler
-
+API = "/automl/api"
 ID = r"([0-9a-f]{32})"
-
-
-class DatasetsHandler(AutoMLHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        items = await self.call(self.automl.list_datasets, self.get_argument("model_type", None))
-        self.write_json({"datasets": [d.to_json() for d in items]})
-
-
-class DatasetHandler(AutoMLHandler):
-    @web.authenticated
-    async def get(self, dataset_id: str) -> None:
-        self.write_json(await self.call(self.automl.get_dataset, dataset_id))
-
-
-class SnapshotsHandler(AutoMLHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        items = await self.call(self.automl.list_snapshots, self.get_argument("model_type", None))
-        self.write_json({"snapshots": [s.to_json() for s in items]})
-
-    @web.authenticated
-    async def post(self) -> None:
-        body = self.json_body()
-        dataset_id = body.get("dataset_id")
-        if not isinstance(dataset_id, str):
-            raise InvalidInput("'dataset_id' is required: the dataset to freeze")
-        role = body.get("role", "train")
-        snapshot = await self.call(
-            self.automl.create_snapshot, dataset_id, name=body.get("name"), role=role
-        )
-        self.write_json(snapshot, status=201)
-
-
-class SnapshotHandler(AutoMLHandler):
-    @web.authenticated
-    async def get(self, snapshot_id: str) -> None:
-        self.write_json(await self.call(self.automl.get_snapshot, snapshot_id))
-
-
-class BaseModelsHandler(AutoMLHandler):
-    @web.authenticated
-    async def get(self) -> None:
-        items = await self.call(self.automl.list_base_models, self.get_argument("model_type", None))
-        self.write_json({"base_models": [m.to_json() for m in items]})
+# A model by id or by name (names have no "/"; tornado unescapes %20 and the like).
+NAME = r"([^/]+)"
+NUMBER = r"([0-9]+)"
+VERSION = rf"{API}/models/{NAME}/versions/{NUMBER}"
 
 
 def routes() -> list[tuple[str, type]]:
     return [
-        (r"/automl/api/datasets", DatasetsHandler),
-        (rf"/automl/api/datasets/{ID}", DatasetHandler),
-        (r"/automl/api/snapshots", SnapshotsHandler),
-        (rf"/automl/api/snapshots/{ID}", SnapshotHandler),
-        (r"/automl/api/base-models", BaseModelsHandler),
+        (rf"{API}/datasets", DatasetsHandler),
+        (rf"{API}/datasets/validate", DatasetValidateHandler),
+        (rf"{API}/datasets/{ID}", DatasetHandler),
+        (rf"{API}/snapshots", SnapshotsHandler),
+        (rf"{API}/snapshots/{ID}", SnapshotHandler),
+        (rf"{API}/snapshots/{ID}/split", SnapshotSplitHandler),
+        (rf"{API}/base-models", BaseModelsHandler),
+        (rf"{API}/options-schema", OptionsSchemaHandler),
+        (rf"{API}/models", ModelsHandler),
+        (rf"{API}/models/{NAME}", ModelHandler),
+        (rf"{API}/models/{NAME}/train", TrainHandler),
+        (rf"{API}/models/{NAME}/versions", VersionsHandler),
+        (VERSION, VersionHandler),
+        (rf"{VERSION}/metrics", VersionMetricsHandler),
+        (rf"{VERSION}/plots", VersionPlotsHandler),
+        (rf"{VERSION}/plots/{NAME}", VersionPlotHandler),
+        (rf"{VERSION}/notebook", VersionNotebookHandler),
+        (rf"{API}/jobs", JobsHandler),
+        (rf"{API}/jobs/{ID}", JobHandler),
+        (rf"{API}/jobs/{ID}/logs", JobLogsHandler),
+        (rf"{API}/jobs/{ID}/cancel", JobCancelHandler),
+        (rf"{API}/workers", WorkersHandler),
+        *deployment_routes(NAME),
     ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from tornado import web
 
-from ..errors import AutoMLError, InvalidInput
+from ..errors import AutoMLError, InvalidInput, error_answer
 from .deployments import Caller
 from .inputs import TaskRequest, request_from_http
 from .keys import key_from_header
@@ -48,14 +48,10 @@ class TaskAPIHandler(web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, AutoMLError):
-            self.set_status(exc.http_status)
-            body: dict[str, Any] = {"message": exc.message}
-            if exc.details is not None:
-                body["details"] = exc.details
-            if exc.http_status == 401:
-                self.set_header("WWW-Authenticate", 'Token realm="jupyter-automl"')
-            if exc.http_status == 503:
-                self.set_header("Retry-After", str(max(1, int(getattr(exc, "retry_after", 1)))))
+            status, body, headers = error_answer(exc)
+            self.set_status(status)
+            for name, value in headers.items():
+                self.set_header(name, value)
         elif isinstance(exc, web.HTTPError):
             body = {"message": exc.log_message or self._reason}
         else:

@@ -152,10 +152,18 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{where}: {error.get('msg')} (got {error.get('input')!r})"
 
 
-def _default_method(model_type: ModelType) -> str:
+def default_method(model_type: ModelType, base_model: BaseModelEntry) -> str:
+    """lora for LLMs, full for text, last_layer for images; the base model's first method
+    where it cannot train that way."""
     if model_type.is_llm:
-        return "lora"
-    return "full" if model_type is ModelType.TEXT_CLASSIFICATION else "last_layer"
+        method = "lora"
+    else:
+        method = "full" if model_type is ModelType.TEXT_CLASSIFICATION else "last_layer"
+    return method if method in base_model.training_methods else base_model.training_methods[0]
+
+
+def _rules(model_type: ModelType) -> tuple[str, ...]:
+    return LLM_RULES if model_type.is_llm else CLASSIFICATION_RULES
 
 
 def _default_learning_rate(model_type: ModelType, method: str) -> float:
@@ -184,18 +192,15 @@ def resolve_options(
         have = ", ".join(k.value for k in base_model.model_types)
         raise InvalidInput(f"base model {base_model.name!r} is for {have}, not {kind.value}")
     values = given.model_dump()
-    method = values["method"] or _default_method(kind)
+    method = values["method"] or default_method(kind, base_model)
     if method not in base_model.training_methods:
-        if values["method"] is None:
-            method = base_model.training_methods[0]
-        else:
-            raise InvalidInput(
-                f"method: base model {base_model.name!r} trains with "
-                f"{', '.join(base_model.training_methods)}, not {method!r}"
-            )
+        raise InvalidInput(
+            f"method: base model {base_model.name!r} trains with "
+            f"{', '.join(base_model.training_methods)}, not {method!r}"
+        )
     values["method"] = method
     values["max_epochs"] = values["max_epochs"] or base_model.default_max_epochs
-    rules = LLM_RULES if kind.is_llm else CLASSIFICATION_RULES
+    rules = _rules(kind)
     rule = values["selection_rule"] or rules[0]
     if rule not in rules:
         raise InvalidInput(
@@ -227,3 +232,67 @@ def resolve_options(
     values["learning_rate"] = values["learning_rate"] or _default_learning_rate(kind, method)
     values["batch_size"] = values["batch_size"] or _default_batch_size(kind)
     return ResolvedOptions(**values, model_type=kind, base_model=base_model.name, heads=heads)
+
+
+# Options that mean nothing for some model types, or without LoRA: a form leaves them out.
+_ONLY_FOR = {
+    "selection_label": lambda kind: kind.is_classification,
+    "augment": lambda kind: kind is ModelType.IMAGE_CLASSIFICATION,
+    "max_tokens": lambda kind: kind.is_llm,
+    "max_batch_tokens": lambda kind: kind.is_llm,
+    "batching": lambda kind: kind.is_llm,
+}
+_LORA = ("lora_r", "lora_alpha", "lora_dropout", "lora_targets")
+
+
+def _not_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A ``X | None`` property as plain ``X`` (its title and description kept)."""
+    choices = [c for c in prop.get("anyOf", []) if c.get("type") != "null"]
+    if len(choices) != 1:
+        return prop
+    rest = {k: v for k, v in prop.items() if k != "anyOf"}
+    return {**choices[0], **rest}
+
+
+def options_schema(
+    model_type: ModelType | str,
+    base_model: BaseModelEntry,
+    heads: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The JSON Schema of :class:`TrainingOptions` as a form for one model type and base model
+    shows it: only the options that apply, the choices allowed (the base model's methods, the
+    type's selection rules, the snapshot's ``heads`` when known), and the defaults that
+    :func:`resolve_options` would fill in. The learning rate stays empty by default, as its
+    default follows the method chosen; rules between options (``early_stopping`` at most
+    ``max_epochs``) are checked when the options are used."""
+    kind = ModelType.parse(model_type)
+    schema = TrainingOptions.model_json_schema()
+    props: dict[str, Any] = schema["properties"]
+    for name, applies in _ONLY_FOR.items():
+        if not applies(kind):
+            props.pop(name)
+    if "lora" not in base_model.training_methods:
+        for name in _LORA:
+            props.pop(name)
+    method = default_method(kind, base_model)
+    choices = {
+        "method": list(base_model.training_methods),
+        "selection_rule": list(_rules(kind)),
+        "selection_label": list(heads or []) or None,
+    }
+    for name, allowed in choices.items():
+        if name in props and allowed:
+            props[name] = {**_not_null(props[name]), "enum": allowed, "default": allowed[0]}
+    defaults = {
+        "method": method,
+        "max_epochs": base_model.default_max_epochs,
+        "batch_size": _default_batch_size(kind),
+        "max_tokens": base_model.default_max_tokens or 2048,
+    }
+    for name, value in defaults.items():
+        if name in props:
+            props[name] = {**_not_null(props[name]), "default": value}
+    rates = ", ".join(f"{_default_learning_rate(kind, m)} with {m}" for m in base_model.training_methods)
+    props["learning_rate"]["description"] = f"Empty: the method's default ({rates})."
+    schema["title"] = f"Training options: {kind.value} on {base_model.name}"
+    return schema

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.rest.openapi import check
 from tests.serving import register_trained
 
 
@@ -39,7 +40,8 @@ def deploy(server_automl, tiny_runs, tmp_path):
 
 @pytest.fixture
 def task_api(http_server_client, jp_base_url):
-    """``task_api(method, path, key=, body=, headers=)`` -> (status, JSON, headers) of the task API."""
+    """``task_api(method, path, key=, body=, headers=)`` -> (status, JSON, headers) of the task
+    API; every answer (and every request that succeeded) is checked against the OpenAPI document."""
     import json
 
     async def call(method: str, path: str, *, key: str | None = None, body=None, headers=None):
@@ -53,6 +55,7 @@ def task_api(http_server_client, jp_base_url):
             f"{jp_base_url}automl/api/v2/task/{path}", method=method, body=body, headers=headers,
             raise_error=False,
         )
+        check(response, request=response.code < 400)
         return response.code, json.loads(response.body or b"null"), response.headers
 
     return call

@@ -7,6 +7,8 @@ import json
 
 from tornado.httpclient import HTTPClientError
 
+from tests.rest.openapi import check
+
 from tests.serving import register_trained
 
 
@@ -15,9 +17,12 @@ async def _call(jp_fetch, method: str, *path: str, body: dict | None = None):
         if body is None and method == "POST":
             body = {}
         response = await jp_fetch("automl", "api", *path, method=method,
-                                  body=json.dumps(body) if body is not None else None)
+                                  body=json.dumps(body) if body is not None else None,
+                                  headers={"Content-Type": "application/json"})
+        check(response)
         return response.code, json.loads(response.body)
     except HTTPClientError as error:
+        check(error.response, request=False)
         return error.code, json.loads(error.response.body)
 
 
@@ -71,9 +76,10 @@ async def test_bad_deployment_requests(jp_fetch, server_automl, tiny_runs, tmp_p
     register_trained(server_automl, "reviews", "text_classification", tiny_runs["text_classification"],
                      tmp_path / "csv")
     cases = [
-        ({}, 400, "'model' is required"),
-        ({"model": 5}, 400, "'model' is required"),
-        ({"model": "reviews", "version": "one"}, 400, "must be an integer"),
+        ({}, 400, "model: required"),
+        ({"model": 5}, 400, "model: Input should be a valid string"),
+        ({"model": "reviews", "version": "one"}, 400, "version: Input should be a valid integer"),
+        ({"model": "reviews", "replicas": 2}, 400, "replicas: unknown field"),
         ({"model": "reviews", "name": "bad name!"}, 400, "deployment name"),
         ({"model": "nobody"}, 404, "no model named"),
         ({"model": "reviews", "version": 4}, 404, "no version 4"),

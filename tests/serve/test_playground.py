@@ -12,6 +12,7 @@ from sqlalchemy import update
 from tornado.httpclient import HTTPClientError
 
 from jupyter_automl.store import orm
+from tests.rest.openapi import check
 from tests.serving import register_trained
 
 
@@ -26,9 +27,12 @@ def register(server_automl, tiny_runs, tmp_path):
 async def _ask(jp_fetch, model: str, version: int, body: dict):
     try:
         response = await jp_fetch("automl", "api", "models", model, "versions", str(version),
-                                  "playground", method="POST", body=json.dumps(body))
+                                  "playground", method="POST", body=json.dumps(body),
+                                  headers={"Content-Type": "application/json"})
+        check(response)
         return response.code, json.loads(response.body)
     except HTTPClientError as error:
+        check(error.response, request=False)
         return error.code, json.loads(error.response.body)
 
 

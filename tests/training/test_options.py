@@ -6,7 +6,12 @@ import pytest
 
 from jupyter_automl.base_models.builtin import ALL_MINILM_L6, EFFICIENTNET_LITE0, SMOLLM2_135M
 from jupyter_automl.errors import InvalidInput
-from jupyter_automl.training.options import TrainingOptions, parse_options, resolve_options
+from jupyter_automl.training.options import (
+    TrainingOptions,
+    options_schema,
+    parse_options,
+    resolve_options,
+)
 
 HEADS = ["sentiment", "topic"]
 
@@ -87,3 +92,34 @@ def test_options_publish_a_json_schema_with_their_ranges():
     assert schema["max_invalid_row_percent"]["minimum"] == 1
     assert schema["max_invalid_row_percent"]["maximum"] == 100
     assert schema["max_tokens"]["anyOf"][0]["maximum"] == 4096
+
+
+def test_the_form_schema_offers_only_the_options_and_choices_that_apply():
+    image = options_schema("image_classification", EFFICIENTNET_LITE0, ["digit"])["properties"]
+    assert image["method"]["enum"] == ["last_layer", "full"] and image["method"]["default"] == "last_layer"
+    assert "augment" in image and not {"lora_r", "max_tokens", "batching"} & set(image)
+    chat = options_schema("llm_chat", SMOLLM2_135M)["properties"]
+    assert chat["selection_rule"]["enum"] == ["loss"] and chat["max_tokens"]["default"] == 2048
+    assert not {"selection_label", "augment"} & set(chat)
+    labelled = options_schema("text_classification", ALL_MINILM_L6, HEADS)["properties"]
+    assert labelled["selection_label"]["enum"] == HEADS
+    unknown = options_schema("text_classification", ALL_MINILM_L6)["properties"]["selection_label"]
+    assert "enum" not in unknown and unknown["default"] is None
+
+
+@pytest.mark.parametrize(
+    "model_type, base_model, heads",
+    [
+        ("text_classification", ALL_MINILM_L6, HEADS),
+        ("image_classification", EFFICIENTNET_LITE0, ["digit"]),
+        ("llm_chat", SMOLLM2_135M, []),
+    ],
+)
+def test_the_form_schema_defaults_are_the_defaults_a_run_uses(model_type, base_model, heads):
+    import jsonschema
+
+    schema = options_schema(model_type, base_model, heads)
+    defaults = {name: prop["default"] for name, prop in schema["properties"].items() if "default" in prop}
+    jsonschema.validate(defaults, schema)
+    resolved = resolve_options(defaults, model_type=model_type, base_model=base_model, heads=heads)
+    assert resolved == resolve_options({}, model_type=model_type, base_model=base_model, heads=heads)
