@@ -1,10 +1,17 @@
 """Dynamic batching: concurrent requests to one model become one model call.
 
-Requests wait in a queue. When the model is idle, the first request waits at most ``window``
-seconds for company (or until ``max_batch`` are there); while the model is busy, requests
-gather by themselves and the next call takes them at once. The model runs on a thread of its
-own, so the event loop keeps answering. ``max_pending`` bounds the queue: beyond it a request
-is refused at once (503 with Retry-After) instead of waiting without end.
+Requests wait in a queue; the model runs on a thread of its own, so the event loop keeps
+answering. A call starts at once when nobody else is expected, so a lone request never waits.
+Otherwise it waits, at most ``window`` seconds (or a tenth of the last call, if longer, up to
+``max_wait``), for requests that are known to be coming:
+
+* requests still being checked and tokenized (announced with :meth:`Batcher.expect`), and
+* the clients of the last call, who tend to send again as soon as they are answered. Without
+  this, a burst that reached the model in two parts stays split in two cohorts that take turns
+  for ever, each waiting out the other's whole generation.
+
+``max_pending`` bounds the queue: beyond it a request is refused at once (503 with Retry-After)
+instead of waiting without end.
 """
 
 from __future__ import annotations
@@ -27,17 +34,20 @@ class Batcher:
     answer may be an exception, which is raised for that item alone)."""
 
     def __init__(
-        self, call: BatchCall, *, window: float, max_batch: int, max_pending: int, name: str = "model"
+        self, call: BatchCall, *, window: float, max_batch: int, max_pending: int,
+        max_wait: float = 0.1, name: str = "model",
     ) -> None:
         if max_batch < 1 or max_pending < 1:
             raise ValueError("max_batch and max_pending must be at least 1")
         self.call = call
         self.window = max(0.0, window)
+        self.max_wait = max(self.window, max_wait)
         self.max_batch = max_batch
         self.max_pending = max_pending
         self.name = name
         self._queue: deque[tuple[Any, asyncio.Future]] = deque()
         self._pending = 0
+        self._expected = 0
         self._arrived: asyncio.Event | None = None
         self._consumer: asyncio.Task | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"batch-{name}")
@@ -54,6 +64,27 @@ class Batcher:
         waves = self._pending / self.max_batch
         return max(1, math.ceil(waves * max(self._seconds_per_batch, 0.05)))
 
+    def expect(self) -> None:
+        """A request is on its way (being checked); the next call may wait for it."""
+        self._expected += 1
+
+    def arrived(self) -> None:
+        """An expected request was submitted, or will not be (it was refused)."""
+        self._expected = max(0, self._expected - 1)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._arrived is None:
+            self._arrived = asyncio.Event()
+        self._arrived.set()
+
+    def _enough(self, returning: int) -> bool:
+        """Whether everyone the next call should wait for is here: the requests being checked,
+        and ``returning`` (the last call's clients plus those who queued meanwhile)."""
+        if len(self._queue) >= self.max_batch:
+            return True
+        return self._expected == 0 and len(self._queue) >= returning
+
     async def submit(self, item: Any) -> Any:
         if self._pending >= self.max_pending:
             raise Unavailable(
@@ -64,9 +95,7 @@ class Batcher:
         future = loop.create_future()
         self._pending += 1
         self._queue.append((item, future))
-        if self._arrived is None:
-            self._arrived = asyncio.Event()
-        self._arrived.set()
+        self._wake()
         if self._consumer is None or self._consumer.done():
             self._consumer = loop.create_task(self._consume())
         try:
@@ -76,15 +105,19 @@ class Batcher:
 
     async def _consume(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._queue:
-            if len(self._queue) < self.max_batch and self.window > 0:
-                deadline = loop.time() + self.window
-                while len(self._queue) < self.max_batch and (left := deadline - loop.time()) > 0:
+        returning = 0  # from idle, only requests being checked are waited for
+        while self._queue or returning:
+            if self.window > 0 and not self._enough(returning):
+                wait = min(self.max_wait, max(self.window, self._seconds_per_batch / 10))
+                deadline = loop.time() + wait
+                while not self._enough(returning) and (left := deadline - loop.time()) > 0:
                     self._arrived.clear()
                     try:
                         await asyncio.wait_for(self._arrived.wait(), left)
                     except asyncio.TimeoutError:
                         break
+            if not self._queue:
+                return
             batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
             live = [(item, future) for item, future in batch if not future.done()]
             if not live:
@@ -99,6 +132,7 @@ class Batcher:
             self._seconds_per_batch = time.perf_counter() - started
             self.batches += 1
             self.items += len(live)
+            returning = min(self.max_batch, len(self._queue) + len(live)) if self.window > 0 else 0
             for (_, future), answer in zip(live, answers):
                 if future.done():
                     continue

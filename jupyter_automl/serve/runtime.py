@@ -58,7 +58,12 @@ class ServingRuntime(LoggingConfigurable):
 
     batching = Bool(True, help="Group concurrent requests to one model into one call.").tag(config=True)
     batch_window_ms = Float(
-        5.0, help="How long the first request to an idle model waits for others to join its batch."
+        20.0, help="How long a model call waits for requests known to be on their way (being "
+        "checked, or from the clients of the last call). A lone request does not wait."
+    ).tag(config=True)
+    max_batch_wait_ms = Float(
+        100.0, help="After a long call (an LLM's generation), a tenth of its length is waited for "
+        "returning clients, but never longer than this."
     ).tag(config=True)
     max_batch_size = Int(32, help="The most requests in one model call.").tag(config=True)
     max_queue = Int(
@@ -173,20 +178,34 @@ class ServingRuntime(LoggingConfigurable):
             self.registry.mark(deployment_id, COMPLETE)
         return self.registry.get(deployment_id)
 
-    def _batcher(self, model: ServedModel) -> Batcher:
-        batcher = self._batchers.get(model.version_id)
+    def _batcher(self, version_id: str) -> Batcher:
+        """The version's batcher; it exists before the version is loaded, so requests that wait
+        for the load are already expected by it."""
+        batcher = self._batchers.get(version_id)
         if batcher is None:
             with self._lock:
-                batcher = self._batchers.get(model.version_id)
+                batcher = self._batchers.get(version_id)
                 if batcher is None:
-                    batcher = self._batchers[model.version_id] = Batcher(
-                        lambda works, m=model: self._run_batch(m, works),
+                    batcher = self._batchers[version_id] = Batcher(
+                        lambda works: self._run_batch(self._served[version_id], works),
                         window=self.batch_window_ms / 1000 if self.batching else 0.0,
+                        max_wait=self.max_batch_wait_ms / 1000,
                         max_batch=self.max_batch_size if self.batching else 1,
                         max_pending=self.max_queue,
-                        name=f"{model.model_name} v{model.version}",
+                        name=f"version {version_id[:8]}",
                     )
         return batcher
+
+    async def _prepared(self, target: Caller, request: TaskRequest) -> tuple[Batcher, Any]:
+        """Check a request off the event loop, announced to its batcher meanwhile."""
+        batcher = self._batcher(target.version_id)
+        batcher.expect()
+        try:
+            _, prepared = await asyncio.get_running_loop().run_in_executor(
+                None, self.prepare, target, request)
+        finally:
+            batcher.arrived()
+        return batcher, prepared
 
     # ---------------------------------------------------------------- callers
     def caller(self, key: str | None) -> Caller:
@@ -231,19 +250,17 @@ class ServingRuntime(LoggingConfigurable):
 
     async def answer(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
         """Answer a request now (sync task or playground) through the model's batcher."""
-        loop = asyncio.get_running_loop()
-        model, prepared = await loop.run_in_executor(None, self.prepare, target, request)
+        batcher, prepared = await self._prepared(target, request)
         if kind == PLAYGROUND and not target.deployment_id:
-            await loop.run_in_executor(None, self._take_playground, target.version_id)
-        work = Work(target, kind, request, prepared, now())
-        return await self._batcher(model).submit(work)
+            await asyncio.get_running_loop().run_in_executor(None, self._take_playground, target.version_id)
+        return await batcher.submit(Work(target, kind, request, prepared, now()))
 
     def answer_sync(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
         """The same answer for faces without an event loop (the Python API, the CLI)."""
-        model, prepared = self.prepare(target, request)
+        _, prepared = self.prepare(target, request)
         if kind == PLAYGROUND and not target.deployment_id:
             self._take_playground(target.version_id)
-        answer = self._batcher(model).run_now([Work(target, kind, request, prepared, now())])[0]
+        answer = self._batcher(target.version_id).run_now([Work(target, kind, request, prepared, now())])[0]
         if isinstance(answer, BaseException):
             raise answer
         return answer
@@ -347,10 +364,8 @@ class ServingRuntime(LoggingConfigurable):
         loop = asyncio.get_running_loop()
         try:
             try:
-                model, prepared = await loop.run_in_executor(None, self.prepare, target, request)
-                shaped = await self._batcher(model).submit(
-                    Work(target, ASYNC, request, prepared, now(), task_id=task_id)
-                )
+                batcher, prepared = await self._prepared(target, request)
+                shaped = await batcher.submit(Work(target, ASYNC, request, prepared, now(), task_id=task_id))
             except AutoMLError as error:
                 if error.http_status == 503:  # the queue is full: leave it for a later sweep
                     await loop.run_in_executor(None, self._release, task_id)
