@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select
@@ -72,36 +73,40 @@ def _wait_tasks(port: int, key: str, ids: list[str], timeout: float = 60) -> lis
 
 def test_async_tasks_survive_sigkill_and_run_exactly_once(trained, tmp_path):
     automl, register = trained
-    register("reviews")
-    key = automl.deploy("reviews").new_keys[0].key
+    register("bot", "llm_chat")
+    key = automl.deploy("bot").new_keys[0].key
     port = _free_port()
-    # A batching window of ten minutes: the tasks are taken but not answered when the kill comes.
-    first = _start(tmp_path, automl, port, {"batch_window_ms": 600_000.0, "task_lease_seconds": 2.0,
-                                            "sweep_seconds": 0.2})
-    ids = []
-    for i in range(5):
-        code, task = _call(port, "POST", "task/async", key, {"text_data": f"review {i}"})
-        assert code == 202
-        ids.append(task["id"])
-    with automl.store.session() as session:
-        held = session.scalars(select(orm.Task).where(orm.Task.id.in_(ids))).all()
-        assert all(t.status == "queued" and t.claimed_by for t in held)
+    first = _start(tmp_path, automl, port, {"task_lease_seconds": 2.0, "sweep_seconds": 0.2})
+    # Long sampled generations (near-uniform at temperature 5, so rarely an early end), sent
+    # together: one batch that is still generating when the process is killed.
+    body = {"options": {"max_tokens": 1024, "temperature": 5.0, "seed": 3}}
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda i: _call(port, "POST", "task/async", key,
+                                                {**body, "text_data": f"question {i}"}), range(20)))
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
+    assert [code for code, _ in answers] == [202] * 20
+    ids = [task["id"] for _, task in answers]
+    with automl.store.session() as session:
+        pending = {t.id for t in session.scalars(select(orm.Task).where(orm.Task.id.in_(ids))).all()
+                   if t.status == "queued"}
+    assert pending, "every task finished before the kill; the test proves nothing"
 
     second = _start(tmp_path, automl, port, {"task_lease_seconds": 2.0, "sweep_seconds": 0.2},
                     "--processes", "2")
     try:
-        tasks = _wait_tasks(port, key, ids)
-        assert [t["state"] for t in tasks] == ["succeeded"] * 5
+        tasks = _wait_tasks(port, key, ids, timeout=180)
+        assert [t["state"] for t in tasks] == ["succeeded"] * 20
         assert [t["status"][0]["response"]["input"]["text_data"] for t in tasks] == [
-            f"review {i}" for i in range(5)]
+            f"question {i}" for i in range(20)]
         with automl.store.session() as session:
             rows = session.scalars(select(orm.Task).where(orm.Task.kind == "async")).all()
-            assert len(rows) == 5 and all(r.attempts == 2 for r in rows)
-            assert all(r.claimed_by is None for r in rows)
-        assert automl.get_deployment("reviews-v1").requests == 5
-        code, task = _call(port, "POST", "task/sync", key, {"text_data": "sync after restart"})
+            assert len(rows) == 20 and all(r.claimed_by is None for r in rows)
+            assert {r.id for r in rows if r.attempts == 2} == pending
+            assert all(r.attempts == 1 for r in rows if r.id not in pending)
+        assert automl.get_deployment("bot-v1").requests == 20  # each answered once
+        code, task = _call(port, "POST", "task/sync", key, {"text_data": "after the restart",
+                                                            "options": {"max_tokens": 4}})
         assert code == 200 and task["state"] == "succeeded"
     finally:
         os.killpg(second.pid, signal.SIGTERM)
