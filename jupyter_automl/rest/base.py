@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ConfigDict, ValidationError
-from tornado import web
 
 from ..api import AutoML
-from ..errors import AutoMLError, InvalidInput, error_answer
+from ..errors import InvalidInput
+from ..http_errors import JSONErrors
 
 T = TypeVar("T")
 B = TypeVar("B", bound="Body")
@@ -34,7 +34,7 @@ def _problem(error: dict[str, Any]) -> str:
     return f"{where}: {error.get('msg')}"
 
 
-class AutoMLHandler(ExtensionHandlerMixin, APIHandler):
+class AutoMLHandler(JSONErrors, ExtensionHandlerMixin, APIHandler):
     """Handlers translate: parse the request, await one core call, write JSON."""
 
     @property
@@ -51,26 +51,6 @@ class AutoMLHandler(ExtensionHandlerMixin, APIHandler):
         if isinstance(data, BaseModel):
             data = data.model_dump(mode="json")
         self.finish(json.dumps(data, default=str))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, AutoMLError):
-            status, body, headers = error_answer(exc)
-            self.set_status(status)
-            for name, value in headers.items():
-                self.set_header(name, value)
-        elif isinstance(exc, web.HTTPError):
-            body = {"message": exc.log_message or self._reason}
-        else:
-            body = {"message": "internal error; the server log has the details"}
-        self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(body, default=str))
-
-    def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, AutoMLError) and value.http_status < 500:
-            self.log.info("jupyter_automl: %s %s -> %s", self.request.method, self.request.path, value)
-            return
-        super().log_exception(typ, value, tb)
 
     def json_body(self) -> dict[str, Any]:
         try:

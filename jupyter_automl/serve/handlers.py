@@ -14,7 +14,8 @@ from typing import Any
 
 from tornado import web
 
-from ..errors import AutoMLError, InvalidInput, error_answer
+from ..errors import InvalidInput
+from ..http_errors import JSONErrors
 from .deployments import Caller
 from .inputs import TaskRequest, request_from_http
 from .keys import key_from_header
@@ -24,7 +25,7 @@ from .tasks import SYNC
 TASK_ID = r"([0-9a-f]{32})"
 
 
-class TaskAPIHandler(web.RequestHandler):
+class TaskAPIHandler(JSONErrors, web.RequestHandler):
     def initialize(self, runtime: ServingRuntime) -> None:
         self.runtime = runtime
 
@@ -44,24 +45,6 @@ class TaskAPIHandler(web.RequestHandler):
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.finish(json.dumps(data))
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, AutoMLError):
-            status, body, headers = error_answer(exc)
-            self.set_status(status)
-            for name, value in headers.items():
-                self.set_header(name, value)
-        elif isinstance(exc, web.HTTPError):
-            body = {"message": exc.log_message or self._reason}
-        else:
-            body = {"message": "internal error; the server log has the details"}
-        self.finish(json.dumps(body, default=str))
-
-    def log_exception(self, typ, value, tb) -> None:
-        if isinstance(value, AutoMLError) and value.http_status < 500:
-            return
-        super().log_exception(typ, value, tb)
 
 
 class SyncTaskHandler(TaskAPIHandler):
