@@ -37,8 +37,7 @@ from .deployments import COMPLETE, DEPLOYING, FAILED, Caller, DeploymentRegistry
 from .inputs import TaskRequest
 from .models import ServedModel, load_served
 from .tasks import ASYNC, PLAYGROUND, QUEUED, SUCCEEDED, SYNC, task_json
-
-FAILED_TASK = "failed"
+from .tasks import FAILED as FAILED_TASK
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,22 @@ def task_api(http_server_client, jp_base_url):
         return response.code, json.loads(response.body or b"null"), response.headers
 
     return call
+
+
+async def management(jp_fetch, method: str, *path: str, body: dict | None = None):
+    """(status, JSON) of a management REST call, the answer checked against the OpenAPI document."""
+    import json
+
+    from tornado.httpclient import HTTPClientError
+
+    if body is None and method == "POST":
+        body = {}
+    try:
+        response = await jp_fetch("automl", "api", *path, method=method,
+                                  body=json.dumps(body) if body is not None else None,
+                                  headers={"Content-Type": "application/json"})
+        check(response)
+        return response.code, json.loads(response.body)
+    except HTTPClientError as error:
+        check(error.response, request=False)
+        return error.code, json.loads(error.response.body)

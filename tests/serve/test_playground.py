@@ -9,10 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import update
-from tornado.httpclient import HTTPClientError
 
 from jupyter_automl.store import orm
-from tests.rest.openapi import check
+from tests.serve.conftest import management
 from tests.serving import register_trained
 
 
@@ -25,15 +24,8 @@ def register(server_automl, tiny_runs, tmp_path):
 
 
 async def _ask(jp_fetch, model: str, version: int, body: dict):
-    try:
-        response = await jp_fetch("automl", "api", "models", model, "versions", str(version),
-                                  "playground", method="POST", body=json.dumps(body),
-                                  headers={"Content-Type": "application/json"})
-        check(response)
-        return response.code, json.loads(response.body)
-    except HTTPClientError as error:
-        check(error.response, request=False)
-        return error.code, json.loads(error.response.body)
+    return await management(jp_fetch, "POST", "models", model, "versions", str(version), "playground",
+                            body=body)
 
 
 async def test_exactly_500_of_600_concurrent_requests_are_answered(jp_fetch, register, server_automl):
