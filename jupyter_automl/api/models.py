@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import or_, select
 
 from ..datasets.snapshots import check_test_snapshot
@@ -15,6 +16,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..model_types import ModelType
 from ..schemas import ModelDetail, ModelInfo, VersionInfo
 from ..store import orm
+from ..training.heads import HeadLayout, prediction_columns
 from ..training.options import options_schema, resolve_options
 from .part import APIPart
 
@@ -217,6 +219,58 @@ class ModelsAPI(APIPart):
                 f"(its plots: {', '.join(names) or 'none'})"
             )
         return folder / name
+
+    def version_predictions(self, model: str, version: int) -> pd.DataFrame:
+        """A trained classification version's test rows as its test metrics scored them: ``row``
+        (the spreadsheet row), ``input`` (the text, or the image's name) and for every head ``H``
+        ``H`` (the true class, missing where unlabelled), ``H predicted`` and ``H score``."""
+        return self._predictions(model, version)[1]
+
+    def confusion_rows(
+        self, model: str, version: int, head: str, actual: str, predicted: str
+    ) -> pd.DataFrame:
+        """The test rows behind one cell of a head's confusion matrix (true class ``actual``,
+        predicted ``predicted``), as many as the cell counts; columns as in
+        :meth:`version_predictions`."""
+        layout, table = self._predictions(model, version)
+        if head not in layout:
+            heads = "; ".join(f"{h.name} ({', '.join(h.classes)})" for h in layout)
+            raise InvalidInput(
+                f"version {version} of model {model!r} has no head {head!r}; its heads: {heads}"
+            )
+        classes = layout.get(head).classes
+        for what, label in (("actual", actual), ("predicted", predicted)):
+            if label not in classes:
+                raise InvalidInput(
+                    f"{what} class {label!r} is not a class of head {head!r} ({', '.join(classes)})"
+                )
+        cell = (table[head] == actual) & (table[f"{head} predicted"] == predicted)
+        return table[cell].reset_index(drop=True)
+
+    def _predictions(self, model: str, version: int) -> tuple[HeadLayout, pd.DataFrame]:
+        """The head layout and ``predictions.jsonl`` of a trained version; NotFound says why a
+        version has none (an LLM, or trained before versions kept them)."""
+        folder = self._trained_folder(model, version, "test predictions")
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        kind = ModelType(metrics["model_type"])
+        if not kind.is_classification:
+            raise NotFound(
+                f"version {version} of model {model!r} is an {kind.value} model: only classifiers "
+                "keep per-row test predictions"
+            )
+        name = metrics.get("predictions")
+        if not name or not (folder / name).is_file():
+            raise NotFound(
+                f"version {version} of model {model!r} has no test predictions: it was trained "
+                "before versions kept them; train the model again for a version that has them"
+            )
+        version_info = json.loads((folder / "version.json").read_text(encoding="utf-8"))
+        layout = HeadLayout.from_json(version_info["predictor"]["heads"])
+        lines = (folder / name).read_text(encoding="utf-8").splitlines()
+        table = pd.DataFrame.from_records(
+            [json.loads(line) for line in lines if line], columns=prediction_columns(layout)
+        )
+        return layout, table
 
     def _trained_folder(self, model: str, version: int, what: str) -> Path:
         info = self.get_version(model, version)

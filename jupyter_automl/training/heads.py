@@ -388,6 +388,46 @@ def predictions_for(
     return out
 
 
+def prediction_columns(layout: HeadLayout) -> list[str]:
+    """The columns of :func:`prediction_table`: ``row``, ``input``, then for every head ``H``:
+    ``H``, ``H predicted``, ``H score``. A head whose name clashes with another column (a head
+    called ``input``) is refused rather than silently overwritten."""
+    columns = ["row", "input"]
+    for head in layout:
+        columns += [head.name, f"{head.name} predicted", f"{head.name} score"]
+    clashes = sorted({c for c in columns if columns.count(c) > 1})
+    if clashes:
+        raise InvalidInput(f"head names clash with the prediction table's columns: {clashes}")
+    return columns
+
+
+def prediction_table(
+    layout: HeadLayout,
+    probs_by_head: Mapping[str, np.ndarray],
+    targets: np.ndarray,
+    *,
+    rows: Sequence[Any],
+    inputs: Sequence[str],
+) -> pd.DataFrame:
+    """One line per scored row, so a confusion-matrix cell can be traced back to its rows.
+
+    ``targets`` is :func:`encode_targets` of the rows, ``probs_by_head`` their
+    :func:`head_probabilities`. For every head ``H``: ``H`` is the true class (missing where the
+    row is unlabelled for it), ``H predicted`` the class of highest probability (the prediction
+    the metrics' confusion matrix counts, ties to the first class as there) and ``H score`` its
+    probability. ``row`` is the spreadsheet row and ``input`` what the model saw (the text, or the
+    image's name).
+    """
+    data: dict[str, list[Any]] = {"row": list(rows), "input": list(inputs)}
+    for h, head in enumerate(layout):
+        probs = np.asarray(probs_by_head[head.name], dtype=np.float64)
+        best = probs.argmax(axis=1)
+        data[head.name] = [head.classes[t] if t >= 0 else None for t in targets[:, h]]
+        data[f"{head.name} predicted"] = [head.classes[k] for k in best]
+        data[f"{head.name} score"] = probs[np.arange(len(best)), best].tolist()
+    return pd.DataFrame(data, columns=prediction_columns(layout))
+
+
 __all__ = [
     "HeadLayout",
     "HeadSpec",
@@ -396,5 +436,7 @@ __all__ = [
     "encode_targets",
     "head_probabilities",
     "multi_head_loss",
+    "prediction_columns",
+    "prediction_table",
     "predictions_for",
 ]

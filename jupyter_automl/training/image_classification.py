@@ -48,7 +48,15 @@ from ..base_models.loading import ImageBackbone, load_image_backbone
 from ..errors import InvalidInput, NotFound
 from ..evaluation import head_metrics
 from .devices import Placement, seed_everything
-from .heads import HeadLayout, build_layout, encode_targets, head_probabilities, multi_head_loss, predictions_for
+from .heads import (
+    HeadLayout,
+    build_layout,
+    encode_targets,
+    head_probabilities,
+    multi_head_loss,
+    prediction_table,
+    predictions_for,
+)
 from .images import augment, crop_source, load_image, resize_square, to_tensor
 from .options import ResolvedOptions
 from .task import Batch, Preparation, Task
@@ -243,6 +251,8 @@ class ImageClassificationTask(Task):
         self.mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.std: tuple[float, float, float] = (1.0, 1.0, 1.0)
         self._cached_bytes = 0
+        self.last_probabilities: dict[str, np.ndarray] | None = None
+        self.last_split: str | None = None
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -521,7 +531,22 @@ class ImageClassificationTask(Task):
         logits = self.logits(split)
         targets = torch.as_tensor(part.targets, dtype=torch.long).reshape(len(part.rows), len(self.layout))
         total, count = multi_head_loss(self.layout, logits, targets)
+        self.last_probabilities = head_probabilities(self.layout, logits)
+        self.last_split = split
         return _metrics(self.layout, logits, part.targets, count, float(total))
+
+    def test_predictions(self) -> pd.DataFrame:
+        """The usable test rows as the last ``evaluate("test")`` scored them (its probabilities,
+        not a second pass), so they are the rows behind its confusion matrices; ``input`` is the
+        image's name as the ``image`` column gives it."""
+        if self.last_split != "test" or self.last_probabilities is None:
+            raise RuntimeError("test_predictions: call evaluate('test') first")
+        part = self.splits["test"]
+        folder = self.image_dirs["test"]
+        names = [path.relative_to(folder).as_posix() for path in part.paths]
+        return prediction_table(
+            self.layout, self.last_probabilities, part.targets, rows=part.rows, inputs=names
+        )
 
     # -- checkpoints ----------------------------------------------------------------------
 

@@ -4,12 +4,16 @@ The version directory (DESIGN §2) is built in ``<out_dir>.partial`` and renamed
 only when everything is written, so a crash, a failure or a cancelled run never leaves a
 directory that looks like a model::
 
-    <out_dir>/model/        the trained model (``from_pretrained`` format; LoRA adapter beside it)
-              metrics.json  test metrics of the selected evaluation, base-model metrics (LLMs),
-                            the selection and why, the history of every evaluation
-              plots/        PR curves, confusion matrices, metric-vs-epoch curves (PNG)
-              options.json  the resolved options
-              version.json  model type, base model, snapshot hashes, what the predictor loads
+    <out_dir>/model/             the trained model (``from_pretrained`` format; LoRA adapter
+                                 beside it)
+              metrics.json       test metrics of the selected evaluation, base-model metrics
+                                 (LLMs), the selection and why, the history of every evaluation
+              predictions.jsonl  classifiers only: one JSON object per test row with its true
+                                 class, predicted class and score for every head, the rows
+                                 behind the test confusion matrices (``heads.prediction_table``)
+              plots/             PR curves, confusion matrices, metric-vs-epoch curves (PNG)
+              options.json       the resolved options
+              version.json       model type, base model, snapshot hashes, what the predictor loads
 
 Rows are split three ways: the training snapshot loses ``validation_percent`` of its rows
 (stratified on the selection label) to pick the epoch and stop early; the test data (a
@@ -53,6 +57,7 @@ from .task import Task
 
 VERSION_FORMAT = 1
 DEFAULT_TEST_PERCENT = 20
+PREDICTIONS_FILE = "predictions.jsonl"
 
 
 @dataclass
@@ -230,6 +235,14 @@ def write_json(path: Path, data: Any) -> None:
     )
 
 
+def write_jsonl(path: Path, table: pd.DataFrame) -> None:
+    """One JSON object per row, UTF-8 with non-ASCII text as it is; a missing cell is null."""
+    records = table.astype(object).where(table.notna(), None).to_dict("records")
+    with path.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False, default=_json_default) + "\n")
+
+
 def train(
     snapshot: SnapshotData | str | os.PathLike[str],
     base_model: BaseModelEntry | str | None = None,
@@ -343,6 +356,10 @@ def train(
         metrics["base"] = base_metrics
         metrics["comparison"] = compare(base_metrics, test_metrics)
     outcome.state.phase = "saving"
+    predictions = task.test_predictions()
+    if predictions is not None:
+        write_jsonl(work / PREDICTIONS_FILE, predictions)
+        metrics["predictions"] = PREDICTIONS_FILE
     predictor = task.save(work / "model")
     plots = write_plots(test_metrics, outcome.state.history, work / "plots", selection=selection)
     metrics["plots"] = [str(p.relative_to(work)) for p in plots]

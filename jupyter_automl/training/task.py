@@ -94,6 +94,12 @@ class Task(ABC):
     def evaluate(self, split: str) -> dict[str, Any]:
         """Metrics on ``"validation"`` or ``"test"`` rows (DESIGN §6), as plain JSON data."""
 
+    def test_predictions(self) -> pd.DataFrame | None:
+        """One line per test row as the last ``evaluate("test")`` scored it, kept in the version
+        directory (``heads.prediction_table`` for classifiers); None where a model type has no
+        per-row prediction to keep (LLMs)."""
+        return None
+
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """What training changes, copied to the CPU: trainable weights and every buffer
         (BatchNorm running statistics change in training too; buffers are small)."""

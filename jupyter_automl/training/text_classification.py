@@ -41,6 +41,7 @@ from .heads import (
     encode_targets,
     head_probabilities,
     multi_head_loss,
+    prediction_table,
     predictions_for,
 )
 from .options import ResolvedOptions
@@ -455,6 +456,18 @@ class TextClassificationTask(Task):
         self.last_probabilities = head_probabilities(self.layout, logits)
         self.last_split = split
         return metrics
+
+    def test_predictions(self) -> pd.DataFrame:
+        """The test rows as the last ``evaluate("test")`` scored them (its probabilities, not a
+        second pass), so they are the rows behind its confusion matrices."""
+        if self.last_split != "test" or self.last_probabilities is None:
+            raise RuntimeError("test_predictions: call evaluate('test') first")
+        assert self.layout is not None
+        table = self.tables["test"]
+        rows = table["row"].tolist() if "row" in table.columns else list(range(len(table)))
+        return prediction_table(
+            self.layout, self.last_probabilities, self.targets["test"], rows=rows, inputs=_texts(table)
+        )
 
     def save(self, model_dir: Path) -> dict[str, Any]:
         assert self.model is not None and self.layout is not None

@@ -15,6 +15,7 @@ from jupyter_automl.training import evaluate, load_predictor, train
 
 from tests.data import write_colour_images
 
+from .test_predictions import check_against_metrics
 from .test_text_classification import make_rows
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -78,6 +79,10 @@ def test_image_classification_run_with_a_separate_test_snapshot(tiny, tmp_path):
                    out_dir=tmp_path / "v", test=test_snap)
     assert result.metrics["data"]["rows"] == {"train": 54, "validation": 6, "test": 20}
     assert result.metrics["test"]["heads"]["colour"]["balanced_accuracy"] >= 0.9
+    predictions = check_against_metrics(result.version_dir)
+    assert [(p["row"], p["input"], p["colour"]) for p in predictions] == [
+        (r["row"], r["image"], r["colour"]) for r in records[60:]
+    ]
     predictor = load_predictor(result.version_dir)
     with Image.open(test_snap / "images" / "img" / "61.png") as image:
         answer = predictor.predict([image.copy()])[0]

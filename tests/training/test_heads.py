@@ -19,6 +19,7 @@ from jupyter_automl.training.heads import (
     encode_targets,
     head_probabilities,
     multi_head_loss,
+    prediction_table,
     predictions_for,
 )
 
@@ -165,6 +166,37 @@ def test_predictions_list_every_class_of_every_head_best_first():
         assert all(isinstance(s, float) for s in scores)
     (top,) = predictions_for(layout, head_probabilities(layout, logits), top_k=1)
     assert [p["class"] for p in top["topic"]] == ["c"]
+
+
+def test_the_prediction_table_has_truth_argmax_and_its_score_per_head():
+    layout = build_layout({"topic": ["a", "b", "c"]}, BUILTIN)
+    logits = torch.tensor([[-3.0, 2.0, 0.0, 1.0, 3.0], [1.0, -1.0, 2.0, 2.0, 0.0]])
+    probs = head_probabilities(layout, logits)
+    table = pd.DataFrame({"row": [7, 9], "topic": ["c", ""], "toxic": ["no", "yes"]})
+    predictions = prediction_table(
+        layout, probs, encode_targets(layout, table), rows=[7, 9], inputs=["first", "second"]
+    )
+    assert list(predictions.columns) == [
+        "row", "input",
+        "toxic", "toxic predicted", "toxic score",
+        "insult", "insult predicted", "insult score",
+        "topic", "topic predicted", "topic score",
+    ]
+    assert predictions["row"].tolist() == [7, 9] and predictions["input"].tolist() == ["first", "second"]
+    assert predictions["toxic"].tolist() == ["no", "yes"]
+    assert predictions["insult"].isna().all()  # no column for it: unlabelled everywhere
+    assert predictions["topic"].iloc[0] == "c" and pd.isna(predictions["topic"].iloc[1])
+    assert predictions["toxic predicted"].tolist() == ["no", "yes"]
+    assert predictions["insult predicted"].tolist() == ["yes", "no"]
+    assert predictions["topic predicted"].tolist() == ["c", "a"]  # a tie goes to the first class
+    assert predictions["topic score"].tolist() == pytest.approx(probs["topic"].max(axis=1).tolist())
+    assert predictions["insult score"].iloc[0] == pytest.approx(1 / (1 + math.exp(-2.0)))
+
+
+def test_a_head_named_like_a_prediction_column_is_refused():
+    layout = build_layout({"input": ["a", "b"]})
+    with pytest.raises(InvalidInput, match=r"clash.*\['input'\]"):
+        prediction_table(layout, {"input": np.zeros((0, 2))}, np.zeros((0, 1), np.int64), rows=[], inputs=[])
 
 
 def test_builtin_heads_of_a_multi_label_checkpoint_are_sigmoid_heads():

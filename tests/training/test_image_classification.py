@@ -249,8 +249,18 @@ def test_an_undecodable_image_becomes_an_invalid_row(vit, data, tmp_path):
     assert prep.rows == len(train) + len(data.validation)
     assert [r["row"] for r in prep.summary["test_rows_left_out"]] == [503]
     assert len(task.splits["train"].rows) == 64 and len(task.splits["test"].rows) == 16
+    with pytest.raises(RuntimeError, match="evaluate"):
+        task.test_predictions()
     fit(task, tmp_path)  # trains on what is left
-    assert task.evaluate("test")["rows"] == 16
+    metrics = task.evaluate("test")
+    assert metrics["rows"] == 16
+    predictions = task.test_predictions()  # the usable test rows only, named as in the data
+    assert predictions["row"].tolist() == data.test["row"].tolist()
+    assert predictions["input"].tolist() == data.test["image"].tolist()
+    assert predictions["shape"].isna().tolist() == (data.test["shape"] == "").tolist()
+    predicted = predictions.loc[predictions["shape"].notna(), "shape predicted"]
+    per_column = np.sum(metrics["heads"]["shape"]["confusion_matrix"]["matrix"], axis=0)
+    assert [int((predicted == c).sum()) for c in HEADS["shape"]] == per_column.tolist()
 
 
 def test_save_load_predict_reproduces_the_tasks_probabilities(vit, data, tmp_path):
