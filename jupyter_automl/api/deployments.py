@@ -6,12 +6,14 @@ import threading
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import Conflict
+from ..errors import Conflict, InvalidInput, NotFound
+from ..model_types import ModelType
 from ..schemas import DeploymentCreated, DeploymentInfo, NewApiKey, PlaygroundInfo
 from ..serve.deployments import Caller
-from ..serve.inputs import TaskRequest
+from ..serve.inputs import LLM_PROMPT_OPTIONS, TaskRequest
 from ..serve.runtime import ServingRuntime
 from ..serve.tasks import PLAYGROUND, SYNC
+from ..training.predictor import LLMPredictor, generation_settings
 from .models import ModelsAPI
 
 
@@ -23,6 +25,8 @@ class DeploymentsAPI(ModelsAPI):
     """
 
     _serving: ServingRuntime | None = None
+    _base_predictor: tuple[str, LLMPredictor] | None = None  # (version id, its base model)
+    _base_lock = threading.Lock()  # one generation at a time on the base model
 
     @property
     def serving(self) -> ServingRuntime:
@@ -124,6 +128,29 @@ class DeploymentsAPI(ModelsAPI):
         target = await loop.run_in_executor(None, self.get_version, model, version)
         caller, _ = await loop.run_in_executor(None, self.serving.playground_target, target.id)
         return await self.serving.answer(caller, request, PLAYGROUND)
+
+    def base_model_answer(self, model: str, version: int | None = None, text_data: str | None = None,
+                          *, options: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What the base model of an LLM version answers, untuned, to the same request (the
+        same prompt format and generation options), for a side-by-side view in the playground.
+        It runs in this process and is not counted as playground use: it is not the version."""
+        target = self.get_version(model, version)
+        if not ModelType(self.get_model(model).model_type).is_llm:
+            raise InvalidInput("a base-model answer is for LLM versions; classifiers show scores")
+        if target.status != "trained" or not target.artifacts_path:
+            raise NotFound(f"version {target.version} of model {model!r} is {target.status}, not trained")
+        options = dict(options or {})
+        prompt = {"prompt": text_data, **{k: options.pop(k) for k in LLM_PROMPT_OPTIONS if k in options}}
+        settings = generation_settings(options)
+        with self._base_lock:
+            if self._base_predictor is None or self._base_predictor[0] != target.id:
+                self._base_predictor = None  # one base model held at a time
+                self._base_predictor = (target.id, LLMPredictor.for_base(
+                    target.artifacts_path, cache_dir=self.cache_dir,
+                    device=self.serving.device or None))
+            predictor = self._base_predictor[1]
+            ids = predictor.prompt_ids(prompt)
+            return predictor.generate_ids([ids], settings)[0]
 
     def playground_usage(self, model: str, version: int | None = None) -> PlaygroundInfo:
         return self.serving.playground_usage(self.get_version(model, version).id)

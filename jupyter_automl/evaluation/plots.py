@@ -94,7 +94,7 @@ def plot_history(
     return _save(figure, path)
 
 
-def _stems(heads: Sequence[str]) -> dict[str, str]:
+def plot_stems(heads: Sequence[str]) -> dict[str, str]:
     """File-safe names, distinct per head ("a/b" and "a_b" must not overwrite each other's plots)."""
     stems: dict[str, str] = {}
     for head in heads:
@@ -121,7 +121,7 @@ def write_plots(
     """
     out = Path(out_dir)
     heads = metrics.get("heads") or {}
-    stems = _stems(list(heads))
+    stems = plot_stems(list(heads))
     written = []
     for head, values in heads.items():
         if values.get("labelled"):

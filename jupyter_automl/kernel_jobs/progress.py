@@ -17,6 +17,7 @@ from typing import Any
 from ..training.callbacks import Callback, TrainingState
 
 KEEP_MESSAGES = 50
+KEEP_LOSSES = 400  # points of the live loss curve; halved (every other one) when exceeded
 
 
 class ProgressFile(Callback):
@@ -27,6 +28,7 @@ class ProgressFile(Callback):
         self.every = every_seconds
         self.messages: deque[str] = deque(maxlen=KEEP_MESSAGES)
         self.evaluations: list[dict[str, Any]] = []
+        self.losses: list[tuple[int, float]] = []  # (step, training loss), thinned as it grows
         self._written = 0.0
 
     def _write(self, state: TrainingState, *, force: bool = False) -> None:
@@ -36,6 +38,7 @@ class ProgressFile(Callback):
         data = {
             "state": state.to_dict(),
             "evaluations": self.evaluations,
+            "losses": self.losses,
             "messages": list(self.messages),
             "pid": os.getpid(),
             "updated": time.time(),
@@ -48,6 +51,10 @@ class ProgressFile(Callback):
         self._write(state, force=True)
 
     def on_step_end(self, state: TrainingState) -> None:
+        if state.loss is not None and (not self.losses or self.losses[-1][0] != state.step):
+            self.losses.append((state.step, float(state.loss)))
+            if len(self.losses) > KEEP_LOSSES:
+                self.losses = [*self.losses[:-1:2], self.losses[-1]]  # keep the newest point
         self._write(state)
 
     def on_evaluate(self, state: TrainingState, metrics: dict[str, Any]) -> None:

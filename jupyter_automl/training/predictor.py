@@ -79,6 +79,26 @@ class LLMPredictor:
             tokenizer.pad_token = tokenizer.eos_token
         return cls(model.to(dev).eval(), tokenizer, chat=bool(info.get("chat")), device=dev)
 
+    @classmethod
+    def for_base(cls, version_dir: str | os.PathLike[str], *, cache_dir: str | Path | None = None,
+                 device: str | None = None) -> "LLMPredictor":
+        """The base model a version was fine-tuned from, untuned, with the version's own
+        tokenizer and prompt format: what the version would answer without its training."""
+        from transformers import AutoTokenizer
+
+        from ..base_models import BaseModelEntry
+        from ..base_models.loading import load_causal_lm
+
+        info = read_version(version_dir)
+        entry = BaseModelEntry.from_dict(info["base_model"])
+        dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
+        model = load_causal_lm(entry, cache_dir=cache_dir, dtype=dtype, device=dev)
+        tokenizer = AutoTokenizer.from_pretrained(Path(version_dir) / "model", local_files_only=True)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        return cls(model.eval(), tokenizer, chat=bool(info["predictor"].get("chat")), device=dev)
+
     def prompt_ids(self, item: str | Mapping[str, Any]) -> list[int]:
         """The token ids the model continues, built exactly as training built them."""
         if isinstance(item, str):
