@@ -4,9 +4,35 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..training.callbacks import Callback, TrainingState
+
+
+def training_curve_png(losses: Sequence[tuple[int, float]], evaluations: Sequence[tuple[float, float]],
+                       *, rule: str = "", title: str = "") -> bytes:
+    """Training loss per step (left) and the validation selection value per evaluation (right),
+    as PNG: the curve the training notebook redraws and the job view shows."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 3.2), dpi=90)
+    loss_ax, metric_ax = figure.subplots(1, 2)
+    if losses:
+        loss_ax.plot(*zip(*losses), color="tab:blue")
+    loss_ax.set(title="Training loss", xlabel="step")
+    if evaluations:
+        metric_ax.plot(*zip(*evaluations), marker="o", color="tab:orange")
+    metric_ax.set(title=f"Validation {rule or 'selection value'}", xlabel="epoch")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 class LiveCurve(Callback):
@@ -24,25 +50,8 @@ class LiveCurve(Callback):
         self._drawn = 0.0
 
     def png(self) -> bytes:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(9, 3.2), dpi=90)
-        loss_ax, metric_ax = figure.subplots(1, 2)
-        loss_ax.plot(self.steps, self.losses, color="tab:blue")
-        loss_ax.set(title="Training loss", xlabel="step")
-        if self.evaluations:
-            epochs, values = zip(*self.evaluations)
-            metric_ax.plot(epochs, values, marker="o", color="tab:orange")
-        metric_ax.set(title=f"Validation {self.rule}".strip(), xlabel="epoch")
-        if self.title:
-            figure.suptitle(self.title)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return training_curve_png(list(zip(self.steps, self.losses)), self.evaluations,
+                                  rule=self.rule, title=self.title)
 
     def _draw(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._drawn < self.every:

@@ -25,6 +25,7 @@ from ..model_types import ModelType
 from ..training.callbacks import Callback, ProgressBar, TrainingState
 from ..training.options import ResolvedOptions, resolve_options
 from ..training.run import SnapshotData, TrainingResult, resolve_base_model, train
+from . import tables
 from .live import LiveCurve
 
 SHOW_INVALID_ROWS = 20
@@ -209,10 +210,9 @@ class TrainingReport:
     # -- after training ------------------------------------------------------------------------
 
     def epochs(self) -> pd.DataFrame:
-        """Every evaluation: epoch, step, training loss, the selection value and the metrics."""
-        history = self._require_result().history
-        rows = [{k: v for k, v in e.items() if not k.endswith("/per_class")} for e in history]
-        return pd.DataFrame(rows)
+        """Every evaluation: epoch, step, training loss, the selection value and the metrics,
+        with ``chosen`` marking the one that became the model."""
+        return tables.epochs_table(self._require_result().metrics)
 
     def show_epochs(self) -> pd.DataFrame:
         table = self.epochs()
@@ -230,20 +230,12 @@ class TrainingReport:
         balanced accuracy and macro F1. LLMs: loss and token accuracy, base vs tuned."""
         metrics = self._require_result().metrics
         if self.model_type.is_llm:
-            comparison = metrics.get("comparison") or {}
-            return pd.DataFrame(
-                [{"metric": k, **v} for k, v in comparison.items()]
-            ).set_index("metric")
-        rows = []
-        for head, values in (metrics["test"].get("heads") or {}).items():
-            for cls, m in (values.get("per_class") or {}).items():
-                rows.append({"head": head, "class": cls, **m})
-            rows.append({
-                "head": head, "class": "(all)", "balanced_accuracy": values.get("balanced_accuracy"),
-                "macro_f1": values.get("macro_f1"), "accuracy": values.get("accuracy"),
-                "support": values.get("labelled"),
-            })
-        return pd.DataFrame(rows)
+            return tables.llm_comparison(metrics)
+        heads = list((metrics["test"].get("heads") or {}))
+        return pd.concat(
+            [tables.head_table(metrics, head).reset_index().assign(head=head) for head in heads],
+            ignore_index=True,
+        )[["head", "class", "precision", "recall", "f1", "support", *tables.HEAD_COLUMNS]]
 
     def show_test_metrics(self) -> pd.DataFrame:
         table = self.test_metrics()

@@ -203,9 +203,11 @@ def _selection_summary(options: ResolvedOptions, outcome: Any) -> dict[str, Any]
     rule, label = options.selection_rule, options.selection_label
     target = f"{rule} on head {label!r}" if label and rule != "loss" else rule
     direction = "lowest" if rule == "loss" else "highest"
+    value = best.get("selection_value")
+    shown = f"{value:.4f}" if isinstance(value, float) else value  # the exact value is in "value"
     why = (
         f"epoch {best.get('epoch')} (step {best.get('step')}) had the {direction} validation "
-        f"{target}: {best.get('selection_value')} over {len(outcome.state.history)} evaluation(s)"
+        f"{target}: {shown} over {len(outcome.state.history)} evaluation(s)"
     )
     if outcome.stopped_early:
         why += f"; training stopped early after {options.early_stopping} without improvement"

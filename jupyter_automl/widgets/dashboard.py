@@ -38,7 +38,7 @@ class ConfusionGrid(w.VBox):
                 hue = "46, 160, 67" if actual == predicted else "207, 34, 46"
                 button = w.Button(description=str(count), tooltip=(
                     f"{count} test rows of class {actual!r} predicted as {predicted!r} (head {head!r})"),
-                    layout=w.Layout(width="auto"))
+                    layout=w.Layout(width="max-content"))
                 button.style.button_color = f"rgba({hue}, {0.12 + 0.75 * share:.2f})"
                 button.on_click(lambda _, a=actual, p=predicted: on_cell(a, p))
                 self.buttons[(actual, predicted)] = button

@@ -4,6 +4,7 @@ cancel, and the executed notebook when it is done."""
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import threading
 import time
@@ -13,9 +14,11 @@ from typing import Any
 import ipywidgets as w
 
 from ..reports.summary import version_summary
-from .base import Panel, new_figure, png_of
+from ..reports.live import training_curve_png
+from .base import Panel
 
 LOG_LINES = 15
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes some libraries write to the log
 REPORTS_FOLDER = "automl-reports"
 
 
@@ -26,26 +29,14 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def curve_png(progress: dict[str, Any], title: str = "") -> bytes | None:
-    """Training loss per step and the validation selection value per evaluation."""
-    losses = progress.get("losses") or []
-    evaluations = [e for e in progress.get("evaluations") or [] if e.get("selection_value") is not None]
+def curve_png(progress: dict[str, Any]) -> bytes | None:
+    """The job's loss and validation curve from its progress, or None before the first point."""
+    losses = [tuple(point) for point in progress.get("losses") or []]
+    evaluations = [(e["epoch"], e["selection_value"]) for e in progress.get("evaluations") or []
+                   if e.get("selection_value") is not None]
     if not losses and not evaluations:
         return None
-    figure = new_figure(8, 2.6)
-    loss_axes, metric_axes = figure.subplots(1, 2)
-    if losses:
-        steps, values = zip(*losses)
-        loss_axes.plot(steps, values, color="tab:blue")
-    loss_axes.set(title="Training loss", xlabel="step")
-    if evaluations:
-        metric_axes.plot([e["epoch"] for e in evaluations],
-                         [e["selection_value"] for e in evaluations], marker="o", color="tab:orange")
-    metric_axes.set(title="Validation selection value", xlabel="epoch")
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    return png_of(figure)
+    return training_curve_png(losses, evaluations)
 
 
 def report_link(notebook: Path, *, here: Path | None = None) -> Path:
@@ -78,7 +69,7 @@ class JobView(Panel):
         self.log_tail = w.HTML()
         self.cancel_button = w.Button(description="Cancel", icon="stop", button_style="warning")
         self.report_button = w.Button(description="Open training report", icon="book",
-                                      disabled=True, layout=w.Layout(width="auto"))
+                                      disabled=True, layout=w.Layout(width="max-content"))
         # An output, not an HTML widget: JupyterLab opens relative links in rendered outputs
         # with its document manager, in a tab beside the notebook.
         self.link = w.Output()
@@ -135,7 +126,7 @@ class JobView(Panel):
             if picture is not None:
                 self.curve.value = picture
                 self.curve.layout.display = ""
-        tail = "\n".join((info.log_tail or "").splitlines()[-LOG_LINES:])
+        tail = "\n".join(ANSI.sub("", info.log_tail or "").splitlines()[-LOG_LINES:])
         self.log_tail.value = (f"<pre style='max-height:12em;overflow:auto;font-size:11px'>{html.escape(tail)}</pre>"
                           if tail else "")
         self.cancel_button.disabled = info.done

@@ -64,7 +64,7 @@ class ModelForm(Panel):
         self.options: OptionsForm | None = None
         self.train_button = w.Button(
             description="Update Model" if self.model else "Train", button_style="primary",
-            icon="play", layout=w.Layout(width="auto"), tooltip="queue the training of the next version" if self.model
+            icon="play", layout=w.Layout(width="max-content"), tooltip="queue the training of the next version" if self.model
             else "create the model and queue its first version",
         )
         self.job_box = w.VBox()

@@ -62,7 +62,8 @@ def _bubble(role: str, text: str, *, note: str = "") -> str:
     return (f"<div style='display:flex;justify-content:{align};margin:3px 0'>"
             f"<div style='background:{color};color:var(--jp-ui-font-color0);padding:6px 10px;"
             f"border-radius:10px;max-width:75%;white-space:pre-wrap'>"
-            f"<small><b>{html.escape(role)}</b>{html.escape(note)}</small><br>{html.escape(text)}</div></div>")
+            f"<small><b>{html.escape(role)}</b>{html.escape(note)}</small><br>"
+            f"{html.escape(text.strip()) or '<i>(an empty answer: only white space)</i>'}</div></div>")
 
 
 class ChatPlayground(_Tryout):
@@ -86,7 +87,7 @@ class ChatPlayground(_Tryout):
         self.prompt = w.Textarea(placeholder="Your message", layout=w.Layout(width="560px"), rows=2)
         self.send_button = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.clear_button = w.Button(description="New conversation", icon="trash",
-                                     layout=w.Layout(width="auto"))
+                                     layout=w.Layout(width="max-content"))
         self.max_tokens = w.BoundedIntText(value=min(DEFAULT_NEW_TOKENS, 128), min=1, max=MAX_NEW_TOKENS,
                                            description="Max new tokens", style=STYLE)
         self.temperature = w.BoundedFloatText(value=0.0, min=0.0, max=5.0, step=0.1,

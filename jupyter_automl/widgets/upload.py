@@ -124,12 +124,12 @@ class UploadForm(Panel):
         self.name = w.Text(value=name, description="Dataset name", style=STYLE, layout=WIDE,
                            placeholder="the file name when empty")
         self.upload_button = w.Button(description="Upload and validate", button_style="primary",
-                                      icon="upload", layout=w.Layout(width="auto"))
+                                      icon="upload", layout=w.Layout(width="max-content"))
         self.report = ReportView()
         self.test_percent = w.BoundedIntText(value=20, min=0, max=90, description="Test split %",
                                              style=STYLE, tooltip="0: no test snapshot")
         self.freeze_button = w.Button(description="Freeze snapshot", icon="snowflake-o",
-                                      disabled=True, layout=w.Layout(width="auto"))
+                                      disabled=True, layout=w.Layout(width="max-content"))
         self.model_type.observe(lambda _: self._fill_base_models(), "value")
         self.upload_button.on_click(lambda _: self.upload())
         self.freeze_button.on_click(lambda _: self.freeze())
