@@ -31,6 +31,8 @@ demo: install
 test-deps:
 	bash scripts/install-test-deps.sh
 
+# The browser tests save screenshots of each step here (kept by CI as test artifacts).
+test: export JUPYTER_AUTOML_SCREENSHOTS ?= $(abspath test-artifacts/screenshots)
 test: install test-deps
 	$(PY) -m pytest -q
 
