@@ -72,9 +72,9 @@ display(upload)
 upload.upload()  # the "Upload and validate" button
 upload.wait()"""),
     ("md", """\
-A broken file gets the same report: here an empty text, a label in a column that does not exist
-and a row with too many cells. Nothing is lost: the upload is stored with its report, but it
-cannot be frozen until it is fixed."""),
+A broken file gets the same report: here an empty text, a row with one cell too many, and far
+too few rows to train on. Nothing is lost: the upload is stored with its report, but it cannot
+be frozen until it is fixed."""),
     ("code", """\
 (work / "broken.csv").write_text(
     "text_data,sentiment\\n"

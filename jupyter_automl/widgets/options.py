@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import ipywidgets as w
+from traitlets import TraitError
 
 from .base import STYLE
 
@@ -99,7 +100,10 @@ class OptionsForm(w.VBox):
         self.fields = {name: OptionField(name, spec) for name, spec in props.items()}
         for name, value in (values or {}).items():
             if name in self.fields:
-                self.set_value(name, value)
+                try:
+                    self.set_value(name, value)
+                except TraitError:  # not a choice of the new schema (another base model's
+                    pass  # method, another snapshot's head): the field keeps its default
         main = [self.fields[n] for n in MAIN if n in self.fields]
         rest = [f for n, f in self.fields.items() if n not in MAIN]
         advanced = w.Accordion(children=[w.VBox(rest)], titles=("Advanced options",))

@@ -141,6 +141,11 @@ def test_options_form_follows_the_schema(make_automl, tmp_path):
     assert patience.control.value == 3
     assert form.value == {"max_epochs": 3, "early_stopping": 3}
 
+    # Values carried over from another schema keep only what the new one allows.
+    carried = OptionsForm(automl.options_schema(snapshot_id=snapshot, base_model="tiny-encoder"),
+                          {"selection_label": "colour", "max_epochs": 4})
+    assert carried.value == {"max_epochs": 4}
+
     chat = OptionsForm(automl.options_schema("llm_chat", base_model="tiny-llm"))
     assert chat.fields["selection_rule"].control.options == ("loss",)
     assert chat.fields["max_tokens"].control.max >= 2048
