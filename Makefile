@@ -34,6 +34,7 @@ test-deps:
 # The browser tests save screenshots of each step here (kept by CI as test artifacts).
 test: export JUPYTER_AUTOML_SCREENSHOTS ?= $(abspath test-artifacts/screenshots)
 test: install test-deps
+	cd labextension && jlpm test
 	$(PY) -m pytest -q
 
 lab: install

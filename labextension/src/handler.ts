@@ -1,10 +1,6 @@
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { IErrorBody } from './models';
-
-/** The API namespace of the jupyter_automl server extension. */
-export const API_NAMESPACE = 'automl/api';
 
 /**
  * A failed request: the server answered with a 4xx/5xx status.
@@ -45,44 +41,4 @@ function isErrorBody(body: unknown): body is IErrorBody {
     body !== null &&
     typeof (body as IErrorBody).message === 'string'
   );
-}
-
-/**
- * Call the jupyter_automl REST API.
- *
- * @param endPoint path under `{base_url}automl/api/`, e.g. `datasets`
- * @param init fetch options (method, body, ...)
- * @param settings server settings; defaults to `ServerConnection.makeSettings()`
- * @returns the response body parsed as JSON (undefined for an empty body)
- * @throws ResponseError when the server answers with an error status
- * @throws ServerConnection.NetworkError when the server cannot be reached
- */
-export async function requestAPI<T>(
-  endPoint = '',
-  init: RequestInit = {},
-  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
-): Promise<T> {
-  const url = URLExt.join(settings.baseUrl, API_NAMESPACE, endPoint);
-
-  let response: Response;
-  try {
-    response = await ServerConnection.makeRequest(url, init, settings);
-  } catch (error) {
-    throw new ServerConnection.NetworkError(error as TypeError);
-  }
-
-  const text = await response.text();
-  let body: unknown = undefined;
-  if (text.length > 0) {
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = text;
-    }
-  }
-
-  if (!response.ok) {
-    throw new ResponseError(response, body);
-  }
-  return body as T;
 }

@@ -1,9 +1,10 @@
 /**
- * TypeScript mirrors of the REST shapes served under `{base_url}automl/api/`.
- *
- * Keep these field for field with the server's models; the server is the
- * source of truth.
+ * The API's shapes under the names the panel uses. They are the types that
+ * `schema.d.ts` generates from the server's OpenAPI document, never copies.
  */
+import type { components } from './schema';
+
+type Schemas = components['schemas'];
 
 /** The kinds of model the platform trains. */
 export type ModelType =
@@ -26,48 +27,10 @@ export function modelTypeLabel(modelType: string): string {
 }
 
 /** A named upload (`GET datasets`). */
-export interface IDataset {
-  id: string;
-  name: string;
-  model_type: ModelType;
-  filename: string;
-  rows: number;
-  valid_rows: number;
-  valid: boolean;
-  /** ISO 8601 timestamp. */
-  created_at: string;
-}
-
-/** Response of `GET datasets`. */
-export interface IDatasetList {
-  datasets: IDataset[];
-}
-
-/** Which side of a train/test split a snapshot is for. */
-export type SnapshotRole = 'train' | 'test';
+export type IDataset = Schemas['DatasetInfo'];
 
 /** An immutable, content-hashed copy of a validated dataset (`GET snapshots`). */
-export interface ISnapshot {
-  id: string;
-  name: string;
-  /** Null for the example snapshots shipped with the package. */
-  dataset_id: string | null;
-  model_type: ModelType;
-  content_hash: string;
-  rows: number;
-  role: SnapshotRole;
-  is_example: boolean;
-  /** ISO 8601 timestamp. */
-  created_at: string;
-}
-
-/** Response of `GET snapshots`. */
-export interface ISnapshotList {
-  snapshots: ISnapshot[];
-}
+export type ISnapshot = Schemas['SnapshotInfo'];
 
 /** The body of every 4xx/5xx answer. */
-export interface IErrorBody {
-  message: string;
-  details?: unknown;
-}
+export type IErrorBody = Schemas['Error'];

@@ -4,14 +4,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { requestAPI } from './handler';
-import {
-  IDataset,
-  IDatasetList,
-  ISnapshot,
-  ISnapshotList,
-  modelTypeLabel
-} from './models';
+import { call } from './api';
+import { IDataset, ISnapshot, modelTypeLabel } from './models';
 
 /** What one section of the panel knows about its list. */
 export interface ISectionState<T> {
@@ -32,10 +26,10 @@ export interface IAutoMLSource {
 /** The REST API as a source. */
 export const restSource: IAutoMLSource = {
   async datasets() {
-    return (await requestAPI<IDatasetList>('datasets')).datasets;
+    return (await call('get', '/automl/api/datasets')).datasets;
   },
   async snapshots() {
-    return (await requestAPI<ISnapshotList>('snapshots')).snapshots;
+    return (await call('get', '/automl/api/snapshots')).snapshots;
   }
 };
 
