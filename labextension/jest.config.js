@@ -6,7 +6,7 @@ module.exports = {
   testEnvironment: 'node',
   testRegex: 'src/__tests__/.*\\.spec\\.tsx?$',
   transform: {
-    '^.+\\.[jt]sx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true }]
+    '^.+\\.[jt]sx?$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }]
   },
   transformIgnorePatterns: [`/node_modules/(?!(${esModules}))`],
   moduleNameMapper: { '\\.(css|svg)$': '<rootDir>/src/__tests__/file-stub.js' }
