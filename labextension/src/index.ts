@@ -5,9 +5,13 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import automlSvg from '../style/icons/automl.svg';
+import { call } from './api';
+import { IJob } from './models';
 import { AutoMLPanel } from './panel';
 
 /** Command ids. */
@@ -18,24 +22,53 @@ export namespace CommandIDs {
 /** The id of the sidebar widget (also its tab's `data-id`). */
 export const SIDEBAR_ID = 'jupyter-automl-sidebar';
 
+const PLUGIN_ID = 'jupyter-automl:plugin';
+
 export const automlIcon = new LabIcon({
   name: 'jupyter-automl:automl',
   svgstr: automlSvg
 });
 
+/**
+ * Open a job's executed notebook: the server sends it, a copy goes into the
+ * reports folder under the server's root (the executed notebook itself lies in
+ * the AutoML data folder, which JupyterLab may not reach), and the document
+ * manager opens the copy. A failed job's notebook shows where it failed.
+ */
+async function openReport(
+  app: JupyterFrontEnd,
+  docManager: IDocumentManager,
+  folder: string,
+  job: IJob
+): Promise<void> {
+  const notebook = await call('get', '/automl/api/models/{model}/versions/{version}/notebook', {
+    path: { model: job.model_name, version: job.version }
+  });
+  const contents = app.serviceManager.contents;
+  await contents.save(folder, { type: 'directory' });
+  const path = `${folder}/${job.model_name}-v${job.version}-report.ipynb`;
+  await contents.save(path, { type: 'notebook', format: 'json', content: notebook });
+  docManager.openOrReveal(path);
+}
+
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-automl:plugin',
-  description: 'AutoML sidebar: datasets and snapshots.',
+  id: PLUGIN_ID,
+  description: 'AutoML sidebar: datasets, snapshots, models, training jobs and deployments.',
   autoStart: true,
-  requires: [ILabShell],
-  optional: [ICommandPalette, ILayoutRestorer],
+  requires: [ILabShell, IDocumentManager],
+  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
     shell: ILabShell,
+    docManager: IDocumentManager,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    settingRegistry: ISettingRegistry | null
   ) => {
-    const panel = new AutoMLPanel();
+    let reportsFolder = 'automl-reports';
+    const panel = new AutoMLPanel({
+      actions: { openReport: job => openReport(app, docManager, reportsFolder, job) }
+    });
     panel.id = SIDEBAR_ID;
     panel.title.icon = automlIcon;
     panel.title.caption = 'AutoML';
@@ -44,10 +77,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (restorer) {
       restorer.add(panel, SIDEBAR_ID);
     }
+    if (settingRegistry) {
+      const apply = (settings: ISettingRegistry.ISettings) => {
+        panel.refreshInterval = settings.get('refreshInterval').composite as number;
+        reportsFolder = settings.get('reportsFolder').composite as string;
+      };
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          apply(settings);
+          settings.changed.connect(apply);
+        })
+        .catch(reason => console.error('jupyter-automl: settings failed to load', reason));
+    }
 
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open AutoML',
-      caption: 'Show the AutoML sidebar (datasets and snapshots)',
+      caption: 'Show the AutoML sidebar',
       icon: args => (args['isPalette'] ? undefined : automlIcon),
       execute: () => {
         shell.activateById(panel.id);

@@ -34,3 +34,15 @@ export type ISnapshot = Schemas['SnapshotInfo'];
 
 /** The body of every 4xx/5xx answer. */
 export type IErrorBody = Schemas['Error'];
+
+/** A model: what its next version trains on (`GET models`). */
+export type IModel = Schemas['ModelInfo'];
+
+/** A training job, one per version (`GET jobs`). */
+export type IJob = Schemas['JobInfo'];
+
+/** A deployment of a version (`GET deployments`). */
+export type IDeployment = Schemas['DeploymentInfo'];
+
+/** A base model a model can start from (`GET base-models`). */
+export type IBaseModel = Schemas['BaseModelInfo'];

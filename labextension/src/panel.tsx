@@ -1,112 +1,13 @@
 import { Time } from '@jupyterlab/coreutils';
 import { ReactWidget, UseSignal, refreshIcon } from '@jupyterlab/ui-components';
-import { ISignal, Signal } from '@lumino/signaling';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { call } from './api';
-import { IDataset, ISnapshot, modelTypeLabel } from './models';
-
-/** What one section of the panel knows about its list. */
-export interface ISectionState<T> {
-  /** The items of the last successful load. */
-  items: T[];
-  /** True once a load succeeded at least once. */
-  loaded: boolean;
-  /** The message of the last failed load; null after a success. */
-  error: string | null;
-}
-
-/** Where the panel gets its lists from (swappable in tests). */
-export interface IAutoMLSource {
-  datasets(): Promise<IDataset[]>;
-  snapshots(): Promise<ISnapshot[]>;
-}
-
-/** The REST API as a source. */
-export const restSource: IAutoMLSource = {
-  async datasets() {
-    return (await call('get', '/automl/api/datasets')).datasets;
-  },
-  async snapshots() {
-    return (await call('get', '/automl/api/snapshots')).snapshots;
-  }
-};
-
-function emptySection<T>(): ISectionState<T> {
-  return { items: [], loaded: false, error: null };
-}
-
-function errorMessage(reason: unknown): string {
-  if (reason instanceof Error && reason.message) {
-    return reason.message;
-  }
-  return String(reason);
-}
-
-/**
- * The state behind the sidebar: both lists, their errors, and whether a
- * refresh is running. The latest refresh wins when several overlap.
- */
-export class AutoMLModel {
-  constructor(source: IAutoMLSource = restSource) {
-    this._source = source;
-  }
-
-  get datasets(): ISectionState<IDataset> {
-    return this._datasets;
-  }
-
-  get snapshots(): ISectionState<ISnapshot> {
-    return this._snapshots;
-  }
-
-  get loading(): boolean {
-    return this._loading;
-  }
-
-  /** Emitted whenever anything above changes. */
-  get stateChanged(): ISignal<AutoMLModel, void> {
-    return this._stateChanged;
-  }
-
-  /** Reload both lists. */
-  async refresh(): Promise<void> {
-    const generation = ++this._generation;
-    this._loading = true;
-    this._stateChanged.emit();
-
-    const [datasets, snapshots] = await Promise.allSettled([
-      this._source.datasets(),
-      this._source.snapshots()
-    ]);
-    if (generation !== this._generation) {
-      return; // a newer refresh started meanwhile; let it report
-    }
-    this._datasets = settle(this._datasets, datasets);
-    this._snapshots = settle(this._snapshots, snapshots);
-    this._loading = false;
-    this._stateChanged.emit();
-  }
-
-  private _source: IAutoMLSource;
-  private _datasets = emptySection<IDataset>();
-  private _snapshots = emptySection<ISnapshot>();
-  private _loading = false;
-  private _generation = 0;
-  private _stateChanged = new Signal<AutoMLModel, void>(this);
-}
-
-function settle<T>(
-  previous: ISectionState<T>,
-  result: PromiseSettledResult<T[]>
-): ISectionState<T> {
-  if (result.status === 'fulfilled') {
-    return { items: result.value, loaded: true, error: null };
-  }
-  console.error('jupyter-automl: request failed', result.reason);
-  return { ...previous, error: errorMessage(result.reason) };
-}
+import { JobItem } from './jobs';
+import { ModelForm } from './modelForm';
+import { IDataset, IDeployment, IJob, IModel, ISnapshot, modelTypeLabel } from './models';
+import { AutoMLModel, ISectionState, errorMessage } from './state';
 
 /** A timestamp, shown relative ("3 minutes ago") with the exact time on hover. */
 function Timestamp(props: { iso: string }): JSX.Element {
@@ -190,6 +91,8 @@ function Section<T>(props: {
   loading: boolean;
   empty: React.ReactNode;
   renderItem: (item: T) => JSX.Element;
+  action?: React.ReactNode;
+  children?: React.ReactNode;
 }): JSX.Element {
   const { title, state, loading } = props;
   const showEmpty = state.loaded && state.items.length === 0;
@@ -209,7 +112,9 @@ function Section<T>(props: {
             {state.items.length}
           </span>
         )}
+        {props.action}
       </h2>
+      {props.children}
       {state.error !== null && (
         <div className="jp-AutoML-error" role="alert">
           {state.error}
@@ -228,9 +133,61 @@ function Section<T>(props: {
   );
 }
 
+/** What the panel's buttons do beyond the REST calls of the model. */
+export interface IPanelActions {
+  /** Open a job's executed notebook in JupyterLab. */
+  openReport(job: IJob): Promise<void>;
+}
+
+function ModelItem(props: { model: IModel }): JSX.Element {
+  const m = props.model;
+  return (
+    <li className="jp-AutoML-item" data-id={m.id}>
+      <div className="jp-AutoML-itemHeader">
+        <span className="jp-AutoML-itemName" title={m.description || m.name}>
+          {m.name}
+        </span>
+      </div>
+      <div className="jp-AutoML-itemMeta">
+        {modelTypeLabel(m.model_type)} · <code>{m.base_model}</code> · <Timestamp iso={m.updated_at} />
+      </div>
+    </li>
+  );
+}
+
+function DeploymentItem(props: { deployment: IDeployment }): JSX.Element {
+  const d = props.deployment;
+  return (
+    <li className="jp-AutoML-item" data-id={d.id}>
+      <div className="jp-AutoML-itemHeader">
+        <span className="jp-AutoML-itemName">{d.name}</span>
+        <Badge kind={d.status === 'complete' ? 'ok' : d.status === 'failed' ? 'warn' : 'info'}>
+          {d.status}
+        </Badge>
+      </div>
+      <div className="jp-AutoML-itemMeta">
+        {d.model_name} v{d.version} · {d.requests.toLocaleString()} requests
+      </div>
+    </li>
+  );
+}
+
 /** The panel's content for one state of the model. */
-export function AutoMLView(props: { model: AutoMLModel }): JSX.Element {
-  const { model } = props;
+export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }): JSX.Element {
+  const { model, actions } = props;
+  const [creating, setCreating] = React.useState(false);
+  const [message, setMessage] = React.useState<string | null>(null);
+  const act = (work: Promise<unknown>) =>
+    work.then(
+      () => setMessage(null),
+      error => setMessage(errorMessage(error))
+    );
+  const cancel = (job: IJob) =>
+    act(
+      call('post', '/automl/api/jobs/{job_id}/cancel', { path: { job_id: job.id } }).then(
+        answer => model.addJob(answer)
+      )
+    );
   return (
     <div className="jp-AutoML-content">
       <header className="jp-AutoML-header">
@@ -248,6 +205,11 @@ export function AutoMLView(props: { model: AutoMLModel }): JSX.Element {
       <p className="jp-AutoML-status" role="status">
         {model.loading ? 'Loading…' : ''}
       </p>
+      {message && (
+        <div className="jp-AutoML-error jp-AutoML-panelError" role="alert">
+          {message}
+        </div>
+      )}
       <Section
         title="Datasets"
         state={model.datasets}
@@ -267,29 +229,91 @@ export function AutoMLView(props: { model: AutoMLModel }): JSX.Element {
         empty="No snapshots yet."
         renderItem={(s: ISnapshot) => <SnapshotItem key={s.id} snapshot={s} />}
       />
+      <Section
+        title="Models"
+        state={model.models}
+        loading={model.loading}
+        empty="No models yet."
+        renderItem={(m: IModel) => <ModelItem key={m.id} model={m} />}
+        action={
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-AutoML-sectionAction"
+            aria-expanded={creating}
+            onClick={() => setCreating(!creating)}
+          >
+            New model
+          </button>
+        }
+      >
+        {creating && (
+          <ModelForm
+            snapshots={model.snapshots.items}
+            onQueued={job => {
+              setCreating(false);
+              model.addJob(job);
+              void model.refresh();
+            }}
+            onClose={() => setCreating(false)}
+          />
+        )}
+      </Section>
+      <Section
+        title="Jobs"
+        state={model.jobs}
+        loading={model.loading}
+        empty="No training jobs yet."
+        renderItem={(j: IJob) => (
+          <JobItem
+            key={j.id}
+            job={j}
+            onCancel={cancel}
+            onOpenReport={job => act(actions.openReport(job))}
+          />
+        )}
+      />
+      <Section
+        title="Deployments"
+        state={model.deployments}
+        loading={model.loading}
+        empty="No deployments yet."
+        renderItem={(d: IDeployment) => <DeploymentItem key={d.id} deployment={d} />}
+      />
     </div>
   );
 }
 
 /**
- * The AutoML sidebar: datasets and snapshots, refreshed each time the panel
- * is shown and on demand.
+ * The AutoML sidebar: every list, refreshed each time the panel is shown and
+ * on demand; while a job is queued or running and the panel is visible, the
+ * jobs are polled every `refreshInterval` milliseconds (and nothing is
+ * polled otherwise).
  */
 export class AutoMLPanel extends ReactWidget {
-  constructor(model: AutoMLModel = new AutoMLModel()) {
+  constructor(options: AutoMLPanel.IOptions) {
     super();
-    this.model = model;
+    this.model = options.model ?? new AutoMLModel();
+    this.actions = options.actions;
+    this.refreshInterval = options.refreshInterval ?? 2000;
     this.addClass('jp-AutoML');
   }
 
   readonly model: AutoMLModel;
+  readonly actions: IPanelActions;
+  /** Milliseconds between two polls of running jobs. */
+  refreshInterval: number;
 
   render(): JSX.Element {
     return (
       <UseSignal signal={this.model.stateChanged}>
-        {() => <AutoMLView model={this.model} />}
+        {() => <AutoMLView model={this.model} actions={this.actions} />}
       </UseSignal>
     );
+  }
+
+  dispose(): void {
+    this._stopPolling();
+    super.dispose();
   }
 
   protected onAfterAttach(msg: Message): void {
@@ -297,12 +321,24 @@ export class AutoMLPanel extends ReactWidget {
     // A panel restored open at start-up is attached visible and never "shown".
     if (this.isVisible) {
       void this.model.refresh();
+      this._startPolling();
     }
   }
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     void this.model.refresh();
+    this._startPolling();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this._stopPolling();
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this._stopPolling();
+    super.onBeforeDetach(msg);
   }
 
   /** Move keyboard focus into the panel (onto its first control). */
@@ -315,5 +351,46 @@ export class AutoMLPanel extends ReactWidget {
   protected onActivateRequest(msg: Message): void {
     super.onActivateRequest(msg);
     this.focusContent();
+  }
+
+  private _startPolling(): void {
+    if (this._polls) {
+      return;
+    }
+    this._polls = true;
+    const tick = async () => {
+      if (this.isVisible && this.model.hasActiveJobs && !this._polling) {
+        this._polling = true;
+        try {
+          await this.model.refreshJobs();
+        } finally {
+          this._polling = false;
+        }
+      }
+      if (this._polls) {
+        this._timer = window.setTimeout(tick, this.refreshInterval);
+      }
+    };
+    this._timer = window.setTimeout(tick, this.refreshInterval);
+  }
+
+  private _stopPolling(): void {
+    this._polls = false;
+    if (this._timer !== null) {
+      window.clearTimeout(this._timer);
+      this._timer = null;
+    }
+  }
+
+  private _timer: number | null = null;
+  private _polls = false; // polling is on (the panel is shown)
+  private _polling = false; // a poll is under way
+}
+
+export namespace AutoMLPanel {
+  export interface IOptions {
+    actions: IPanelActions;
+    model?: AutoMLModel;
+    refreshInterval?: number;
   }
 }

@@ -155,9 +155,10 @@ def start_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     procs: list[subprocess.Popen] = []
 
-    def start(settings: dict[str, dict] | None = None) -> Lab:
+    def start(settings: dict[str, dict] | None = None, config: dict[str, dict] | None = None) -> Lab:
         """``settings``: JupyterLab user settings by plugin id, e.g.
-        ``{"@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"}}``."""
+        ``{"@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"}}``;
+        ``config``: more server configuration sections, e.g. ``{"AutoML": {...}}``."""
         home = tmp_path / "lab"
         config_dir, data_dir, runtime_dir = home / "config", home / "data", home / "runtime"
         root_dir, settings_dir = home / "root", home / "settings"
@@ -193,6 +194,7 @@ def start_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
                 # The example snapshots take CPU for tens of seconds at start and would make
                 # the lists depend on timing; each test creates exactly what it asserts on.
                 "AutoMLExtension": {"create_examples_on_start": False},
+                **(config or {}),
             },
         )
         for plugin, values in (settings or {}).items():

@@ -1,6 +1,8 @@
 """The quickstart notebook run in a real JupyterLab from a real Chromium: its widgets render and
 work in the page (forms, live job view, dashboard, chat), a file picked in the browser reaches
-the kernel in slices, and screenshots of each part are saved for a person to look at.
+the kernel in slices, and screenshots of each part are saved for a person to look at. Then, in
+the same JupyterLab, the sidebar shows the notebook's jobs, trains a new model from its form
+(errors placed beside their fields), follows the job and opens its training report.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import UI_TIMEOUT_MS, assert_no_page_errors, screenshot_dir
+from tests.browser.conftest import SIDEBAR_ID, UI_TIMEOUT_MS, assert_no_page_errors, screenshot_dir
 from tests.data import write_reviews_csv
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -39,13 +41,19 @@ def _prepare(lab, tiny_base_models: list[dict]) -> Path:
     return target
 
 
-def test_quickstart_runs_in_jupyterlab_with_its_widgets(browser, start_lab, tmp_path, tiny_base_models):
+def test_quickstart_runs_in_jupyterlab_then_the_sidebar_trains_a_model(
+    browser, start_lab, tmp_path, tiny_base_models
+):
     from playwright.sync_api import expect
 
-    lab = start_lab(settings={
-        # Every cell stays in the page, so each one can be found and photographed.
-        "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
-    })
+    lab = start_lab(
+        settings={
+            # Every cell stays in the page, so each one can be found and photographed.
+            "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+            "jupyter-automl:plugin": {"refreshInterval": 1000},
+        },
+        config={"AutoML": {"base_models": tiny_base_models}},
+    )
     _prepare(lab, tiny_base_models)
     shots = screenshot_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -145,4 +153,58 @@ def test_quickstart_runs_in_jupyterlab_with_its_widgets(browser, start_lab, tmp_
     finally:
         automl.close()
     photograph(upload, "7-upload-from-browser")
+
+    _sidebar_trains_a_model(page, lab, shots)
     assert_no_page_errors(page)
+
+
+def _sidebar_trains_a_model(page, lab, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.locator(f'.jp-SideBar .lm-TabBar-tab[data-id="{SIDEBAR_ID}"]').click()
+    panel = page.locator(f"#{SIDEBAR_ID}")
+    jobs = panel.get_by_role("region", name="Jobs")
+    expect(jobs.get_by_role("listitem", name="reviews v2", exact=True)).to_contain_text("succeeded")
+    expect(jobs.get_by_role("listitem", name="support-bot v1", exact=True)).to_contain_text("succeeded")
+
+    automl = lab.automl()
+    try:
+        [reviews] = [s for s in automl.list_snapshots("text_classification", role="train")
+                     if s.name.startswith("reviews (train")]
+    finally:
+        automl.close()
+    panel.get_by_role("button", name="New model").click()
+    form = panel.get_by_role("form", name="New model")
+    form.get_by_label("Training snapshot").select_option(reviews.id)
+    form.get_by_label("Base model").select_option("tiny-encoder")
+    expect(form.get_by_label("Selection Label")).to_contain_text("topic")  # the snapshot's heads
+    form.get_by_label("Name").fill("reviews")
+    form.get_by_label("Max Epochs").fill("2")
+    form.get_by_label("Early Stopping").fill("5")
+    form.get_by_role("button", name="Train").click()
+    patience = form.locator('[data-field="early_stopping"] [role="alert"]')
+    expect(patience).to_have_text("Early Stopping must be from 1 to max epochs (2)")
+    form.get_by_label("Early Stopping").fill("")
+    form.get_by_role("button", name="Train").click()  # the server refuses the taken name
+    name_error = form.locator('[data-field="name"] [role="alert"]')
+    expect(name_error).to_contain_text("a model named 'reviews' exists already")
+    panel.screenshot(path=str(shots / "sidebar-1-form-errors.png"))
+
+    form.get_by_label("Name").fill("reviews-from-sidebar")
+    form.get_by_role("button", name="Train").click()
+    expect(form).to_have_count(0)
+    job = jobs.get_by_role("listitem", name="reviews-from-sidebar v1", exact=True)
+    expect(job).to_be_visible()
+    expect(job).to_contain_text("succeeded", timeout=180_000)
+    expect(job.locator("progress")).to_have_attribute("aria-valuetext", "100%")
+    expect(job).to_contain_text("epoch 2.00 of 2")
+    panel.screenshot(path=str(shots / "sidebar-2-job-done.png"))
+
+    job.get_by_role("button", name="Open training report").click()
+    report_tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",
+                              has_text="reviews-from-sidebar-v1-report.ipynb")
+    expect(report_tab).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.locator(".jp-NotebookPanel:visible .jp-Cell").first).to_be_visible()
+    assert (lab.root_dir / "automl-reports" / "reviews-from-sidebar-v1-report.ipynb").is_file()
+    page.screenshot(path=str(shots / "sidebar-3-report-open.png"))

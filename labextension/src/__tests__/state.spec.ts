@@ -1,0 +1,86 @@
+import { fractionDone, isActive, progressLine } from '../jobs';
+import { IJob } from '../models';
+import { AutoMLModel, IAutoMLSource } from '../state';
+
+function job(status: IJob['status'], progress: Record<string, unknown> = {}, id = 'j1'): IJob {
+  return {
+    id, version_id: 'v1', model_id: 'm1', model_name: 'reviews', version: 1, status,
+    epoch: null, step: null, total_steps: null, progress, log_tail: '', error: null,
+    notebook_path: null, executor: null, worker_id: null, pid: null, attempts: 0,
+    cancel_requested: false, created_at: '2026-11-23T10:00:00Z', started_at: null,
+    finished_at: null
+  };
+}
+
+/** A source whose job list changes as the test says; it counts the calls. */
+function source(jobs: IJob[][]): IAutoMLSource & { calls: Record<string, number> } {
+  const calls: Record<string, number> = { datasets: 0, jobs: 0 };
+  let n = 0;
+  return {
+    calls,
+    datasets: async () => {
+      calls.datasets++;
+      return [];
+    },
+    snapshots: async () => [],
+    models: async () => [],
+    deployments: async () => [],
+    jobs: async () => {
+      calls.jobs++;
+      return jobs[Math.min(n++, jobs.length - 1)];
+    }
+  };
+}
+
+describe('AutoMLModel', () => {
+  it('polls jobs alone while they run, and everything once one ends', async () => {
+    const running = job('running', { state: { step: 3, total_steps: 10 } });
+    const done = job('succeeded');
+    const fake = source([[running], [running], [done]]);
+    const model = new AutoMLModel(fake);
+    await model.refresh();
+    expect(model.hasActiveJobs).toBe(true);
+    await model.refreshJobs();
+    expect(fake.calls).toEqual({ datasets: 1, jobs: 2 });
+    await model.refreshJobs(); // the job has ended: the model and its version changed too
+    expect(fake.calls).toEqual({ datasets: 2, jobs: 4 });
+    expect(model.hasActiveJobs).toBe(false);
+  });
+
+  it('keeps the last list and shows the error when a load fails', async () => {
+    const fake = source([[job('queued')]]);
+    const model = new AutoMLModel(fake);
+    await model.refresh();
+    fake.jobs = async () => {
+      throw new Error('store unavailable: database is locked');
+    };
+    jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    await model.refreshJobs();
+    expect(model.jobs.error).toBe('store unavailable: database is locked');
+    expect(model.jobs.items.map(j => j.status)).toEqual(['queued']);
+  });
+
+  it('shows a queued job before the next poll', () => {
+    const model = new AutoMLModel(source([[]]));
+    model.addJob(job('queued', {}, 'new'));
+    expect(model.jobs.items.map(j => j.id)).toEqual(['new']);
+    expect(model.hasActiveJobs).toBe(true);
+  });
+});
+
+describe('job progress', () => {
+  it('reads the runner report', () => {
+    const state = { phase: 'training', step: 30, total_steps: 120, epoch: 1.25, max_epochs: 4,
+                    loss: 0.51234, eta_seconds: 3725 };
+    const running = job('running', { state });
+    expect(progressLine(running)).toBe(
+      'training · epoch 1.25 of 4 · step 30 of 120 · loss 0.5123 · ETA 1:02:05'
+    );
+    expect(fractionDone(running)).toBe(0.25);
+    expect(isActive(running)).toBe(true);
+    const finished = job('succeeded', { state });
+    expect(progressLine(finished)).toBe('epoch 1.25 of 4 · step 30 of 120 · loss 0.5123');
+    expect(fractionDone(finished)).toBe(1);
+    expect(fractionDone(job('queued'))).toBe(0);
+  });
+});

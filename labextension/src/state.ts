@@ -1,0 +1,165 @@
+/**
+ * What the sidebar knows: each list from the server, its error, and whether a
+ * refresh is running; kept apart from the React view so it can be tested alone.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { call } from './api';
+import { isActive } from './jobs';
+import { IDataset, IDeployment, IJob, IModel, ISnapshot } from './models';
+
+/** What one section of the panel knows about its list. */
+export interface ISectionState<T> {
+  /** The items of the last successful load. */
+  items: T[];
+  /** True once a load succeeded at least once. */
+  loaded: boolean;
+  /** The message of the last failed load; null after a success. */
+  error: string | null;
+}
+
+/** Where the panel gets its lists from (swappable in tests). */
+export interface IAutoMLSource {
+  datasets(): Promise<IDataset[]>;
+  snapshots(): Promise<ISnapshot[]>;
+  models(): Promise<IModel[]>;
+  jobs(): Promise<IJob[]>;
+  deployments(): Promise<IDeployment[]>;
+}
+
+/** The REST API as a source. */
+export const restSource: IAutoMLSource = {
+  async datasets() {
+    return (await call('get', '/automl/api/datasets')).datasets;
+  },
+  async snapshots() {
+    return (await call('get', '/automl/api/snapshots')).snapshots;
+  },
+  async models() {
+    return (await call('get', '/automl/api/models')).models;
+  },
+  async jobs() {
+    return (await call('get', '/automl/api/jobs', { query: { limit: 50 } })).jobs;
+  },
+  async deployments() {
+    return (await call('get', '/automl/api/deployments')).deployments;
+  }
+};
+
+function emptySection<T>(): ISectionState<T> {
+  return { items: [], loaded: false, error: null };
+}
+
+export function errorMessage(reason: unknown): string {
+  if (reason instanceof Error && reason.message) {
+    return reason.message;
+  }
+  return String(reason);
+}
+
+/**
+ * The state behind the sidebar: every list, its error, and whether a
+ * refresh is running. The latest refresh wins when several overlap.
+ */
+export class AutoMLModel {
+  constructor(source: IAutoMLSource = restSource) {
+    this._source = source;
+  }
+
+  get datasets(): ISectionState<IDataset> {
+    return this._datasets;
+  }
+
+  get snapshots(): ISectionState<ISnapshot> {
+    return this._snapshots;
+  }
+
+  get models(): ISectionState<IModel> {
+    return this._models;
+  }
+
+  get jobs(): ISectionState<IJob> {
+    return this._jobs;
+  }
+
+  get deployments(): ISectionState<IDeployment> {
+    return this._deployments;
+  }
+
+  get loading(): boolean {
+    return this._loading;
+  }
+
+  /** True while a job is queued or running: the panel then polls the jobs. */
+  get hasActiveJobs(): boolean {
+    return this._jobs.items.some(isActive);
+  }
+
+  /** Emitted whenever anything above changes. */
+  get stateChanged(): ISignal<AutoMLModel, void> {
+    return this._stateChanged;
+  }
+
+  /** Reload every list. */
+  async refresh(): Promise<void> {
+    const generation = ++this._generation;
+    this._loading = true;
+    this._stateChanged.emit();
+
+    const [datasets, snapshots, models, jobs, deployments] = await Promise.allSettled([
+      this._source.datasets(),
+      this._source.snapshots(),
+      this._source.models(),
+      this._source.jobs(),
+      this._source.deployments()
+    ]);
+    if (generation !== this._generation) {
+      return; // a newer refresh started meanwhile; let it report
+    }
+    this._datasets = settle(this._datasets, datasets);
+    this._snapshots = settle(this._snapshots, snapshots);
+    this._models = settle(this._models, models);
+    this._jobs = settle(this._jobs, jobs);
+    this._deployments = settle(this._deployments, deployments);
+    this._loading = false;
+    this._stateChanged.emit();
+  }
+
+  /** Reload the jobs only (what polling does); everything when a job has ended since. */
+  async refreshJobs(): Promise<void> {
+    const active = new Set(this._jobs.items.filter(isActive).map(j => j.id));
+    const [jobs] = await Promise.allSettled([this._source.jobs()]);
+    this._jobs = settle(this._jobs, jobs);
+    this._stateChanged.emit();
+    if (this._jobs.items.some(j => active.has(j.id) && !isActive(j))) {
+      await this.refresh();
+    }
+  }
+
+  /** Show a job just queued before the next poll. */
+  addJob(job: IJob): void {
+    this._jobs = { ...this._jobs, items: [job, ...this._jobs.items.filter(j => j.id !== job.id)] };
+    this._stateChanged.emit();
+  }
+
+  private _source: IAutoMLSource;
+  private _datasets = emptySection<IDataset>();
+  private _snapshots = emptySection<ISnapshot>();
+  private _models = emptySection<IModel>();
+  private _jobs = emptySection<IJob>();
+  private _deployments = emptySection<IDeployment>();
+  private _loading = false;
+  private _generation = 0;
+  private _stateChanged = new Signal<AutoMLModel, void>(this);
+}
+
+function settle<T>(
+  previous: ISectionState<T>,
+  result: PromiseSettledResult<T[]>
+): ISectionState<T> {
+  if (result.status === 'fulfilled') {
+    return { items: result.value, loaded: true, error: null };
+  }
+  console.error('jupyter-automl: request failed', result.reason);
+  return { ...previous, error: errorMessage(result.reason) };
+}
