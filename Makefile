@@ -33,9 +33,10 @@ test-deps:
 
 # The browser tests save screenshots of each step here (kept by CI as test artifacts).
 test: export JUPYTER_AUTOML_SCREENSHOTS ?= $(abspath test-artifacts/screenshots)
+# Two pytest workers (one per core here): most long tests wait on kernels, servers and browsers.
 test: install test-deps
 	cd labextension && jlpm test
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
 
 lab: install
 	$(VENV)/bin/jupyter lab

@@ -61,8 +61,9 @@ def task_api(http_server_client, jp_base_url):
     return call
 
 
-async def management(jp_fetch, method: str, *path: str, body: dict | None = None):
-    """(status, JSON) of a management REST call, the answer checked against the OpenAPI document."""
+async def management(jp_fetch, method: str, *path: str, body: dict | None = None, **fetch):
+    """(status, JSON) of a management REST call, the answer checked against the OpenAPI document;
+    ``fetch`` goes to the HTTP client (timeouts)."""
     import json
 
     from tornado.httpclient import HTTPClientError
@@ -72,7 +73,7 @@ async def management(jp_fetch, method: str, *path: str, body: dict | None = None
     try:
         response = await jp_fetch("automl", "api", *path, method=method,
                                   body=json.dumps(body) if body is not None else None,
-                                  headers={"Content-Type": "application/json"})
+                                  headers={"Content-Type": "application/json"}, **fetch)
         check(response)
         return response.code, json.loads(response.body)
     except HTTPClientError as error:

@@ -24,8 +24,10 @@ def register(server_automl, tiny_runs, tmp_path):
 
 
 async def _ask(jp_fetch, model: str, version: int, body: dict):
+    # The test client sends 10 requests at a time and times out requests that wait in its queue:
+    # 600 at once may wait longer than its default 20 s on a loaded machine.
     return await management(jp_fetch, "POST", "models", model, "versions", str(version), "playground",
-                            body=body)
+                            body=body, connect_timeout=300, request_timeout=300)
 
 
 async def test_exactly_500_of_600_concurrent_requests_are_answered(jp_fetch, register, server_automl):
