@@ -122,6 +122,7 @@ class ChatPlayground(_Tryout):
         if not message:
             self.show_error("type a message first")
             return None
+        self.show_info("")  # an earlier error no longer applies
         options = self._options()
         answer = self.attempt(lambda: self.ask(message, options=options))
         if answer is None:

@@ -134,6 +134,8 @@ def test_chat_shows_the_limit_message_of_the_core(make_automl, tiny_runs, tmp_pa
     assert "Traceback" not in chat.message.value and chat.usage.remaining == 0
     chat.send("   ")
     assert chat.error == "type a message first"
+    automl.serving.playground_max_requests = 2  # a later answer clears the earlier error
+    assert chat.send("one more") is not None and chat.error is None
 
 
 def test_chat_for_a_deployed_version_uses_the_deployment(trained):
