@@ -56,12 +56,16 @@ class DeploymentsAPI(ModelsAPI):
         return self.serving.registry.get(deployment_id)
 
     def undeploy(self, deployment: str) -> DeploymentInfo:
+        """Stop serving: the keys stop working at once in this process (its key cache is
+        dropped); other serving processes notice within their ``key_cache_seconds``."""
         info = self.serving.registry.undeploy(deployment)
+        self.serving.forget_keys()
         self.serving.unload(info.version_id)
         return info
 
     def redeploy(self, deployment: str, *, wait: bool = True) -> DeploymentInfo:
         info = self.serving.registry.redeploy(deployment)
+        self.serving.forget_keys()
         return self._activate(info.id, wait)
 
     def list_deployments(self, *, status: str | None = None, model: str | None = None) -> list[DeploymentInfo]:

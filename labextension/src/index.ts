@@ -4,7 +4,8 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
+import { PageConfig } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
@@ -67,7 +68,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     let reportsFolder = 'automl-reports';
     const panel = new AutoMLPanel({
-      actions: { openReport: job => openReport(app, docManager, reportsFolder, job) }
+      actions: {
+        openReport: job => openReport(app, docManager, reportsFolder, job),
+        copy: text => Clipboard.copyToSystem(text),
+        baseUrl: PageConfig.getBaseUrl()
+      }
     });
     panel.id = SIDEBAR_ID;
     panel.title.icon = automlIcon;

@@ -70,6 +70,7 @@ export function JobItem(props: {
   job: IJob;
   onCancel: (job: IJob) => void;
   onOpenReport: (job: IJob) => void;
+  onDeploy: (job: IJob) => void;
 }): JSX.Element {
   const { job } = props;
   const fraction = fractionDone(job);
@@ -121,6 +122,16 @@ export function JobItem(props: {
             onClick={() => props.onOpenReport(job)}
           >
             Open training report
+          </button>
+        )}
+        {job.status === 'succeeded' && (
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-mod-accept"
+            title={`Serve ${job.model_name} v${job.version} over the task API behind its own keys`}
+            onClick={() => props.onDeploy(job)}
+          >
+            Deploy
           </button>
         )}
       </div>

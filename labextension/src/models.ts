@@ -46,3 +46,6 @@ export type IDeployment = Schemas['DeploymentInfo'];
 
 /** A base model a model can start from (`GET base-models`). */
 export type IBaseModel = Schemas['BaseModelInfo'];
+
+/** A key as it is made: the only time the key itself is shown. */
+export type INewApiKey = Schemas['NewApiKey'];

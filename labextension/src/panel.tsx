@@ -4,9 +4,18 @@ import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { call } from './api';
+import { DeploymentItem, NewKeys } from './deployments';
 import { JobItem } from './jobs';
 import { ModelForm } from './modelForm';
-import { IDataset, IDeployment, IJob, IModel, ISnapshot, modelTypeLabel } from './models';
+import {
+  IDataset,
+  IDeployment,
+  IJob,
+  IModel,
+  INewApiKey,
+  ISnapshot,
+  modelTypeLabel
+} from './models';
 import { AutoMLModel, ISectionState, errorMessage } from './state';
 
 /** A timestamp, shown relative ("3 minutes ago") with the exact time on hover. */
@@ -137,6 +146,10 @@ function Section<T>(props: {
 export interface IPanelActions {
   /** Open a job's executed notebook in JupyterLab. */
   openReport(job: IJob): Promise<void>;
+  /** Put text on the system clipboard. */
+  copy(text: string): void;
+  /** The server's base URL, for the curl example. */
+  baseUrl: string;
 }
 
 function ModelItem(props: { model: IModel }): JSX.Element {
@@ -155,23 +168,6 @@ function ModelItem(props: { model: IModel }): JSX.Element {
   );
 }
 
-function DeploymentItem(props: { deployment: IDeployment }): JSX.Element {
-  const d = props.deployment;
-  return (
-    <li className="jp-AutoML-item" data-id={d.id}>
-      <div className="jp-AutoML-itemHeader">
-        <span className="jp-AutoML-itemName">{d.name}</span>
-        <Badge kind={d.status === 'complete' ? 'ok' : d.status === 'failed' ? 'warn' : 'info'}>
-          {d.status}
-        </Badge>
-      </div>
-      <div className="jp-AutoML-itemMeta">
-        {d.model_name} v{d.version} · {d.requests.toLocaleString()} requests
-      </div>
-    </li>
-  );
-}
-
 /** The panel's content for one state of the model. */
 export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }): JSX.Element {
   const { model, actions } = props;
@@ -181,6 +177,35 @@ export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }
     work.then(
       () => setMessage(null),
       error => setMessage(errorMessage(error))
+    );
+  const [newKeys, setNewKeys] = React.useState<{
+    deployment: IDeployment;
+    keys: INewApiKey[];
+  } | null>(null);
+  const deploy = (job: IJob) =>
+    act(
+      call('post', '/automl/api/deployments', {
+        body: { model: job.model_name, version: job.version }
+      }).then(created => {
+        const { new_keys, ...deployment } = created;
+        model.addDeployment(deployment);
+        setNewKeys({ deployment, keys: new_keys });
+      })
+    );
+  const lifecycle = (deployment: IDeployment, step: 'undeploy' | 'redeploy') =>
+    act(
+      call('post', `/automl/api/deployments/{deployment}/${step}`, {
+        path: { deployment: deployment.id }
+      }).then(answer => model.addDeployment(answer))
+    );
+  const rotate = (deployment: IDeployment, slot: 1 | 2) =>
+    act(
+      call('post', '/automl/api/deployments/{deployment}/keys/{slot}', {
+        path: { deployment: deployment.id, slot }
+      }).then(key => {
+        setNewKeys({ deployment, keys: [key] });
+        return model.poll();
+      })
     );
   const cancel = (job: IJob) =>
     act(
@@ -269,6 +294,7 @@ export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }
             job={j}
             onCancel={cancel}
             onOpenReport={job => act(actions.openReport(job))}
+            onDeploy={deploy}
           />
         )}
       />
@@ -277,8 +303,26 @@ export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }
         state={model.deployments}
         loading={model.loading}
         empty="No deployments yet."
-        renderItem={(d: IDeployment) => <DeploymentItem key={d.id} deployment={d} />}
-      />
+        renderItem={(d: IDeployment) => (
+          <DeploymentItem
+            key={d.id}
+            deployment={d}
+            onUndeploy={x => lifecycle(x, 'undeploy')}
+            onRedeploy={x => lifecycle(x, 'redeploy')}
+            onRotate={rotate}
+          />
+        )}
+      >
+        {newKeys && (
+          <NewKeys
+            deployment={newKeys.deployment}
+            keys={newKeys.keys}
+            baseUrl={actions.baseUrl}
+            onCopy={actions.copy}
+            onDone={() => setNewKeys(null)}
+          />
+        )}
+      </Section>
     </div>
   );
 }
@@ -359,10 +403,10 @@ export class AutoMLPanel extends ReactWidget {
     }
     this._polls = true;
     const tick = async () => {
-      if (this.isVisible && this.model.hasActiveJobs && !this._polling) {
+      if (this.isVisible && this.model.hasActiveWork && !this._polling) {
         this._polling = true;
         try {
-          await this.model.refreshJobs();
+          await this.model.poll();
         } finally {
           this._polling = false;
         }

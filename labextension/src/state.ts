@@ -90,9 +90,12 @@ export class AutoMLModel {
     return this._loading;
   }
 
-  /** True while a job is queued or running: the panel then polls the jobs. */
-  get hasActiveJobs(): boolean {
-    return this._jobs.items.some(isActive);
+  /** True while a job is queued or running or a deployment is loading: the panel then polls. */
+  get hasActiveWork(): boolean {
+    return (
+      this._jobs.items.some(isActive) ||
+      this._deployments.items.some(d => d.status === 'deploying')
+    );
   }
 
   /** Emitted whenever anything above changes. */
@@ -125,15 +128,31 @@ export class AutoMLModel {
     this._stateChanged.emit();
   }
 
-  /** Reload the jobs only (what polling does); everything when a job has ended since. */
-  async refreshJobs(): Promise<void> {
+  /**
+   * What polling does: reload the jobs and the deployments only; everything
+   * when a job has ended since (its model and version changed too).
+   */
+  async poll(): Promise<void> {
     const active = new Set(this._jobs.items.filter(isActive).map(j => j.id));
-    const [jobs] = await Promise.allSettled([this._source.jobs()]);
+    const [jobs, deployments] = await Promise.allSettled([
+      this._source.jobs(),
+      this._source.deployments()
+    ]);
     this._jobs = settle(this._jobs, jobs);
+    this._deployments = settle(this._deployments, deployments);
     this._stateChanged.emit();
     if (this._jobs.items.some(j => active.has(j.id) && !isActive(j))) {
       await this.refresh();
     }
+  }
+
+  /** Show a deployment just made or changed before the next poll. */
+  addDeployment(deployment: IDeployment): void {
+    this._deployments = {
+      ...this._deployments,
+      items: [deployment, ...this._deployments.items.filter(d => d.id !== deployment.id)]
+    };
+    this._stateChanged.emit();
   }
 
   /** Show a job just queued before the next poll. */

@@ -68,14 +68,14 @@ def test_undeploy_and_redeploy(trained):
     key = created.new_keys[0].key
     with pytest.raises(Conflict, match="already deployed"):
         automl.deploy("reviews")
+    automl.serving.key_cache_seconds = 600
+    assert automl.serving.caller(key).deployment_id == created.id  # now in the key cache
     assert automl.undeploy(created.id).status == "undeployed"
-    automl.serving.forget_keys()
-    with pytest.raises(NotFound, match="undeployed; redeploy"):
+    with pytest.raises(NotFound, match="undeployed; redeploy"):  # at once, not after the cache
         automl.serving.caller(key)
     with pytest.raises(Conflict, match="already undeployed"):
         automl.undeploy(created.id)
     assert automl.redeploy(created.name).status == "complete"
-    automl.serving.forget_keys()
     assert automl.serving.caller(key).deployment_id == created.id
     with pytest.raises(Conflict, match="undeploy it first"):
         automl.redeploy(created.id)

@@ -39,12 +39,12 @@ describe('AutoMLModel', () => {
     const fake = source([[running], [running], [done]]);
     const model = new AutoMLModel(fake);
     await model.refresh();
-    expect(model.hasActiveJobs).toBe(true);
-    await model.refreshJobs();
+    expect(model.hasActiveWork).toBe(true);
+    await model.poll();
     expect(fake.calls).toEqual({ datasets: 1, jobs: 2 });
-    await model.refreshJobs(); // the job has ended: the model and its version changed too
+    await model.poll(); // the job has ended: the model and its version changed too
     expect(fake.calls).toEqual({ datasets: 2, jobs: 4 });
-    expect(model.hasActiveJobs).toBe(false);
+    expect(model.hasActiveWork).toBe(false);
   });
 
   it('keeps the last list and shows the error when a load fails', async () => {
@@ -55,16 +55,31 @@ describe('AutoMLModel', () => {
       throw new Error('store unavailable: database is locked');
     };
     jest.spyOn(console, 'error').mockImplementation(() => undefined);
-    await model.refreshJobs();
+    await model.poll();
     expect(model.jobs.error).toBe('store unavailable: database is locked');
     expect(model.jobs.items.map(j => j.status)).toEqual(['queued']);
+  });
+
+  it('polls while a deployment is loading, until it is complete', async () => {
+    const model = new AutoMLModel(source([[]]));
+    const deployment = {
+      id: 'd1', name: 'reviews-v1', version_id: 'v1', model_id: 'm1', model_name: 'reviews',
+      model_type: 'text_classification' as const, version: 1, status: 'deploying' as const,
+      error: null, requests: 0, tokens: 0, errors: 0, created_at: '2026-11-23T10:00:00Z',
+      deployed_at: null, undeployed_at: null, keys: []
+    };
+    model.addDeployment(deployment);
+    expect(model.hasActiveWork).toBe(true);
+    model.addDeployment({ ...deployment, status: 'complete' });
+    expect(model.deployments.items).toHaveLength(1);
+    expect(model.hasActiveWork).toBe(false);
   });
 
   it('shows a queued job before the next poll', () => {
     const model = new AutoMLModel(source([[]]));
     model.addJob(job('queued', {}, 'new'));
     expect(model.jobs.items.map(j => j.id)).toEqual(['new']);
-    expect(model.hasActiveJobs).toBe(true);
+    expect(model.hasActiveWork).toBe(true);
   });
 });
 
