@@ -19,7 +19,7 @@ from .cli_serving import add_commands as add_serving_commands
 from .config import load_automl
 from .errors import AutoMLError, InvalidInput, NotFound
 from .model_types import ModelType
-from .reports.summary import job_progress, version_summary
+from .reports.summary import job_progress, progress_parts, version_summary
 
 TYPES = [t.value for t in ModelType]
 USAGE_ERRORS = (InvalidInput, NotFound)
@@ -245,12 +245,9 @@ def _show_job(job, as_json: bool) -> None:
         return
     print(f"job {job.id}: {job.model_name} v{job.version}  {job.status}"
           + (" (cancel requested)" if job.cancel_requested and not job.done else ""))
-    state = (job.progress or {}).get("state") or {}
-    if state:
-        eta = state.get("eta_seconds")
-        print(f"  step {state.get('step')}/{state.get('total_steps')}  epoch {state.get('epoch', 0):.2f}"
-              f"  loss {state.get('loss')}  phase {state.get('phase')}"
-              + (f"  eta {eta:.0f}s" if eta is not None else ""))
+    progress = progress_parts(job)
+    if progress:
+        print("  " + ", ".join(progress))
     if job.error:
         print(f"  error: {job.error}")
     if job.notebook_path:

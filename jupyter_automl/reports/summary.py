@@ -34,8 +34,32 @@ def version_summary(metrics: dict[str, Any] | None, *, chosen: bool = True) -> l
     return lines
 
 
-def job_progress(info: JobInfo) -> str:
-    """One line: the job's state, phase and step."""
+def duration(seconds: float | None) -> str:
+    """``H:MM:SS``, or ``?`` when unknown."""
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def progress_parts(info: JobInfo) -> list[str]:
+    """What a job last reported, as short phrases: its phase while it runs, the epoch and step
+    of their totals, the training loss, the ETA while it runs, and the time so far."""
     state = (info.progress or {}).get("state") or {}
-    return (f"{info.model_name} v{info.version}: {info.status}, {state.get('phase', 'starting')} "
-            f"step {state.get('step', 0)}/{state.get('total_steps') or '?'}")
+    if not state:
+        return ["starting"] if info.status == "running" else []
+    parts = [] if info.done else [str(state.get("phase") or "starting")]
+    if state.get("max_epochs"):
+        parts.append(f"epoch {state.get('epoch') or 0:.2f} of {state['max_epochs']}")
+    parts.append(f"step {state.get('step') or 0} of {state.get('total_steps') or '?'}")
+    if state.get("loss") is not None:
+        parts.append(f"loss {state['loss']:.4f}")
+    if not info.done:
+        parts.append(f"ETA {duration(state.get('eta_seconds'))}")
+    parts.append(f"elapsed {duration(state.get('elapsed_seconds'))}")
+    return parts
+
+
+def job_progress(info: JobInfo) -> str:
+    """One line: the job's state and what it last reported."""
+    return f"{info.model_name} v{info.version}: " + ", ".join([info.status, *progress_parts(info)])

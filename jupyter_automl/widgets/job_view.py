@@ -13,20 +13,13 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..reports.summary import version_summary
+from ..reports.summary import progress_parts, version_summary
 from ..reports.live import training_curve_png
 from .base import Panel
 
 LOG_LINES = 15
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # colour codes some libraries write to the log
 REPORTS_FOLDER = "automl-reports"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def curve_png(progress: dict[str, Any]) -> bytes | None:
@@ -104,18 +97,7 @@ class JobView(Panel):
         self.bar.value = 1.0 if info.status == "succeeded" else (step / total if total else 0.0)
         self.bar.bar_style = {"succeeded": "success", "failed": "danger",
                               "cancelled": "warning"}.get(info.status, "info")
-        parts = [f"<b>{info.status}</b>"]
-        if info.status == "running" or state:
-            if not info.done:
-                parts.append(html.escape(str(state.get("phase", "starting"))))
-            if state.get("max_epochs"):
-                parts.append(f"epoch {state.get('epoch', 0):.2f} of {state['max_epochs']}")
-            parts.append(f"step {step} of {total or '?'}")
-            if state.get("loss") is not None:
-                parts.append(f"loss {state['loss']:.4f}")
-            if not info.done:
-                parts.append(f"ETA {_duration(state.get('eta_seconds'))}")
-            parts.append(f"elapsed {_duration(state.get('elapsed_seconds'))}")
+        parts = [f"<b>{info.status}</b>", *map(html.escape, progress_parts(info))]
         if info.error:
             parts.append(f"<span style='color:var(--jp-error-color1)'>{html.escape(info.error)}</span>")
         self.status.value = " &middot; ".join(parts)

@@ -57,3 +57,22 @@ def test_llm_comparison_and_versions_side_by_side():
     assert math.isnan(side.loc["a/macro_f1", "v1"]) and side.loc["a/macro_f1", "v2"] == 0.5833
     with pytest.raises(InvalidInput):
         tables.compare_versions([])
+
+
+def test_job_progress_reads_the_runner_report():
+    from jupyter_automl.reports.summary import job_progress, progress_parts
+    from jupyter_automl.schemas import JobInfo
+
+    state = {"phase": "training", "step": 30, "total_steps": 120, "epoch": 1.25, "max_epochs": 4,
+             "loss": 0.51234, "eta_seconds": 3725, "elapsed_seconds": 61}
+    running = JobInfo.model_construct(model_name="reviews", version=2, status="running",
+                                      progress={"state": state})
+    assert progress_parts(running) == ["training", "epoch 1.25 of 4", "step 30 of 120",
+                                       "loss 0.5123", "ETA 1:02:05", "elapsed 0:01:01"]
+    assert job_progress(running).startswith("reviews v2: running, training, epoch 1.25 of 4")
+    done = JobInfo.model_construct(model_name="reviews", version=2, status="succeeded",
+                                   progress={"state": state})
+    assert progress_parts(done) == ["epoch 1.25 of 4", "step 30 of 120", "loss 0.5123",
+                                    "elapsed 0:01:01"]
+    queued = JobInfo.model_construct(model_name="reviews", version=3, status="queued", progress={})
+    assert job_progress(queued) == "reviews v3: queued"
