@@ -4,6 +4,7 @@ runs a job worker and restores deployments."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 from jupyter_server.extension.application import ExtensionApp
@@ -49,6 +50,7 @@ class AutoMLExtension(ExtensionApp):
         self.automl = self.automl_class(config=self.config, parent=self, log=self.log)
         self.settings["automl"] = self.automl
         self.log.info("jupyter_automl: store %s, data %s", self.automl.store_url, self.automl.root)
+        self._share_store_with_kernels()
         self.worker: JobWorker | None = None
         if self.run_worker:
             self.automl.spawn_worker = False
@@ -58,6 +60,13 @@ class AutoMLExtension(ExtensionApp):
             IOLoop.current().add_callback(self.automl.serving.start)
         if self.create_examples_on_start:
             asyncio.get_event_loop().run_in_executor(None, self._create_examples)
+
+    def _share_store_with_kernels(self) -> None:
+        """Kernels this server starts inherit its environment: point it at this server's data
+        folder and store, so ``AutoML()`` in a notebook (the widgets, the chat playground
+        notebook the sidebar opens) sees the same datasets, models and deployments."""
+        os.environ["JUPYTER_AUTOML_DATA_DIR"] = str(self.automl.root)
+        os.environ["JUPYTER_AUTOML_STORE_URL"] = self.automl.store_url
 
     def _create_examples(self) -> None:
         try:

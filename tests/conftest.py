@@ -15,6 +15,20 @@ from tests.serving import register_trained, train_runs
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+STORE_ENV = ("JUPYTER_AUTOML_DATA_DIR", "JUPYTER_AUTOML_STORE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _servers_store_env_ends_with_the_test():
+    """A server extension started in this process exports its store for its kernels; the next
+    test must not inherit that store."""
+    before = {name: os.environ.get(name) for name in STORE_ENV}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")
