@@ -4,20 +4,26 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { Clipboard, ICommandPalette } from '@jupyterlab/apputils';
+import { Clipboard, ICommandPalette, InputDialog } from '@jupyterlab/apputils';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { ILauncher } from '@jupyterlab/launcher';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import automlSvg from '../style/icons/automl.svg';
 import { call } from './api';
-import { IJob } from './models';
+import { isActive } from './jobs';
+import { playgroundNotebook } from './playgroundNotebook';
 import { AutoMLPanel } from './panel';
 
 /** Command ids. */
 export namespace CommandIDs {
   export const open = 'jupyter-automl:open';
+  export const upload = 'jupyter-automl:upload-dataset';
+  export const newModel = 'jupyter-automl:new-model';
+  export const openReport = 'jupyter-automl:open-training-report';
+  export const openPlayground = 'jupyter-automl:open-chat-playground';
 }
 
 /** The id of the sidebar widget (also its tab's `data-id`). */
@@ -30,26 +36,54 @@ export const automlIcon = new LabIcon({
   svgstr: automlSvg
 });
 
+/** Save a notebook under the server's root (making its folder) and open it. */
+async function saveAndOpen(
+  app: JupyterFrontEnd,
+  docManager: IDocumentManager,
+  folder: string,
+  name: string,
+  notebook: unknown
+): Promise<void> {
+  const contents = app.serviceManager.contents;
+  await contents.save(folder, { type: 'directory' });
+  const path = `${folder}/${name}`;
+  await contents.save(path, { type: 'notebook', format: 'json', content: notebook });
+  docManager.openOrReveal(path);
+}
+
 /**
- * Open a job's executed notebook: the server sends it, a copy goes into the
- * reports folder under the server's root (the executed notebook itself lies in
- * the AutoML data folder, which JupyterLab may not reach), and the document
- * manager opens the copy. A failed job's notebook shows where it failed.
+ * Open a version's executed training notebook: the server sends it, a copy
+ * goes into the reports folder under the server's root (the executed notebook
+ * itself lies in the AutoML data folder, which JupyterLab may not reach), and
+ * the document manager opens the copy. A failed job's notebook shows where it
+ * failed.
  */
 async function openReport(
   app: JupyterFrontEnd,
   docManager: IDocumentManager,
   folder: string,
-  job: IJob
+  model: string,
+  version: number
 ): Promise<void> {
   const notebook = await call('get', '/automl/api/models/{model}/versions/{version}/notebook', {
-    path: { model: job.model_name, version: job.version }
+    path: { model, version }
   });
-  const contents = app.serviceManager.contents;
-  await contents.save(folder, { type: 'directory' });
-  const path = `${folder}/${job.model_name}-v${job.version}-report.ipynb`;
-  await contents.save(path, { type: 'notebook', format: 'json', content: notebook });
-  docManager.openOrReveal(path);
+  await saveAndOpen(app, docManager, folder, `${model}-v${version}-report.ipynb`, notebook);
+}
+
+/** Ask which of the given versions to act on ("name vN"); null when cancelled. */
+async function pickVersion(
+  title: string,
+  versions: { model: string; version: number }[]
+): Promise<{ model: string; version: number } | null> {
+  if (!versions.length) {
+    await InputDialog.getItem({ title, items: ['(none yet)'] });
+    return null;
+  }
+  const labels = versions.map(v => `${v.model} v${v.version}`);
+  const answer = await InputDialog.getItem({ title, items: labels });
+  const index = answer.button.accept && answer.value !== null ? labels.indexOf(answer.value) : -1;
+  return index >= 0 ? versions[index] : null;
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
@@ -57,19 +91,30 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'AutoML sidebar: datasets, snapshots, models, training jobs and deployments.',
   autoStart: true,
   requires: [ILabShell, IDocumentManager],
-  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry],
+  optional: [ICommandPalette, ILayoutRestorer, ISettingRegistry, ILauncher],
   activate: (
     app: JupyterFrontEnd,
     shell: ILabShell,
     docManager: IDocumentManager,
     palette: ICommandPalette | null,
     restorer: ILayoutRestorer | null,
-    settingRegistry: ISettingRegistry | null
+    settingRegistry: ISettingRegistry | null,
+    launcher: ILauncher | null
   ) => {
     let reportsFolder = 'automl-reports';
+    let playgroundsFolder = 'automl-playgrounds';
     const panel = new AutoMLPanel({
       actions: {
-        openReport: job => openReport(app, docManager, reportsFolder, job),
+        openReport: (model, version) =>
+          openReport(app, docManager, reportsFolder, model, version),
+        openPlayground: (model, version) =>
+          saveAndOpen(
+            app,
+            docManager,
+            playgroundsFolder,
+            `${model}-v${version}-playground.ipynb`,
+            playgroundNotebook(model, version)
+          ),
         copy: text => Clipboard.copyToSystem(text),
         baseUrl: PageConfig.getBaseUrl()
       }
@@ -85,7 +130,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings) => {
         panel.refreshInterval = settings.get('refreshInterval').composite as number;
+        panel.defaultModelType = settings.get('defaultModelType').composite as string;
         reportsFolder = settings.get('reportsFolder').composite as string;
+        playgroundsFolder = settings.get('playgroundsFolder').composite as string;
       };
       settingRegistry
         .load(PLUGIN_ID)
@@ -96,21 +143,100 @@ const plugin: JupyterFrontEndPlugin<void> = {
         .catch(reason => console.error('jupyter-automl: settings failed to load', reason));
     }
 
+    const show = () => {
+      shell.activateById(panel.id);
+      // Run from the modal command palette, a command is followed by the palette
+      // re-activating the main area's current widget (posted in this same frame,
+      // after our own activation). Take the focus back after both, so keyboard
+      // users land in the panel they asked for.
+      requestAnimationFrame(() => panel.focusContent());
+    };
+    const icon = (args: { isPalette?: unknown }) => (args.isPalette ? undefined : automlIcon);
     app.commands.addCommand(CommandIDs.open, {
       label: 'Open AutoML',
       caption: 'Show the AutoML sidebar',
-      icon: args => (args['isPalette'] ? undefined : automlIcon),
+      icon,
+      execute: show
+    });
+    app.commands.addCommand(CommandIDs.upload, {
+      label: args => (args['isLauncher'] ? 'Upload dataset' : 'AutoML: Upload dataset'),
+      caption: 'Upload a CSV (or a zip of images), validate it and freeze it into a snapshot',
+      icon,
       execute: () => {
-        shell.activateById(panel.id);
-        // Run from the modal command palette, a command is followed by the palette
-        // re-activating the main area's current widget (posted in this same frame,
-        // after our own activation). Take the focus back after both, so keyboard
-        // users land in the panel they asked for.
-        requestAnimationFrame(() => panel.focusContent());
+        panel.model.showForm('upload');
+        show();
+      }
+    });
+    app.commands.addCommand(CommandIDs.newModel, {
+      label: args => (args['isLauncher'] ? 'New model' : 'AutoML: New model'),
+      caption: 'Create a model from a snapshot and a base model, and train it',
+      icon,
+      execute: () => {
+        panel.model.showForm('new-model');
+        show();
+      }
+    });
+    app.commands.addCommand(CommandIDs.openReport, {
+      label: 'AutoML: Open training report',
+      caption: "Open a version's executed training notebook",
+      execute: async args => {
+        let target: { model: string; version: number } | null = null;
+        if (typeof args['model'] === 'string' && typeof args['version'] === 'number') {
+          target = { model: args['model'], version: args['version'] };
+        } else {
+          await panel.model.refresh();
+          const done = panel.model.jobs.items.filter(j => !isActive(j));
+          target = await pickVersion(
+            'Open the training report of',
+            done.map(j => ({ model: j.model_name, version: j.version }))
+          );
+        }
+        if (target) {
+          await openReport(app, docManager, reportsFolder, target.model, target.version);
+        }
+      }
+    });
+    app.commands.addCommand(CommandIDs.openPlayground, {
+      label: 'AutoML: Open chat playground notebook',
+      caption: 'A notebook with the chat widget for a trained LLM version',
+      execute: async args => {
+        let target: { model: string; version: number } | null = null;
+        if (typeof args['model'] === 'string' && typeof args['version'] === 'number') {
+          target = { model: args['model'], version: args['version'] };
+        } else {
+          await panel.model.refresh();
+          const llms = new Set(
+            panel.model.models.items
+              .filter(m => m.model_type.startsWith('llm_'))
+              .map(m => m.name)
+          );
+          const trained = panel.model.jobs.items.filter(
+            j => j.status === 'succeeded' && llms.has(j.model_name)
+          );
+          target = await pickVersion(
+            'Chat with',
+            trained.map(j => ({ model: j.model_name, version: j.version }))
+          );
+        }
+        if (target) {
+          await panel.actions.openPlayground(target.model, target.version);
+        }
       }
     });
     if (palette) {
-      palette.addItem({ command: CommandIDs.open, category: 'AutoML' });
+      for (const command of [
+        CommandIDs.open,
+        CommandIDs.upload,
+        CommandIDs.newModel,
+        CommandIDs.openReport,
+        CommandIDs.openPlayground
+      ]) {
+        palette.addItem({ command, category: 'AutoML' });
+      }
+    }
+    if (launcher) {
+      launcher.add({ command: CommandIDs.upload, category: 'AutoML', rank: 1 });
+      launcher.add({ command: CommandIDs.newModel, category: 'AutoML', rank: 2 });
     }
   }
 };

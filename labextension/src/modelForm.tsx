@@ -11,9 +11,7 @@ import {
   fieldsFromSchema,
   optionsToSend
 } from './optionsForm';
-import { IBaseModel, IJob, ISnapshot, modelTypeLabel } from './models';
-
-const FORM = 'new-model';
+import { IBaseModel, IJob, IModel, ISnapshot, modelTypeLabel } from './models';
 
 /** The model's own fields, beside the training options. */
 const NAME: IField = {
@@ -31,24 +29,48 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** The test data of a version: a split of the training snapshot, or a test snapshot. */
+const SPLIT = '';
+
 /**
- * Create a model and queue its first version. Every choice comes from the
- * server: training snapshots, the base models of the snapshot's type, and the
- * options with their ranges (GET options-schema for the snapshot and base
- * model). The server's error shows beside the field it names.
+ * Create a model and queue its first version or, given `model`, "Update
+ * Model": change what the next version trains on (snapshot, base model, test
+ * data, options, starting from the model's own) and queue version n+1.
+ * Every choice comes from the server: snapshots, the base models of the
+ * snapshot's type, and the options with their ranges (GET options-schema for
+ * the snapshot and base model). The server's error shows beside the field it
+ * names.
  */
 export function ModelForm(props: {
   snapshots: ISnapshot[];
+  model?: IModel;
   onQueued: (job: IJob) => void;
   onClose: () => void;
 }): JSX.Element {
-  const train = props.snapshots.filter(s => s.role === 'train');
-  const [snapshotId, setSnapshotId] = React.useState(train[0]?.id ?? '');
+  const { model } = props;
+  const form = model ? `update-${model.id}` : 'new-model';
+  const train = props.snapshots.filter(
+    s => s.role === 'train' && (!model || s.model_type === model.model_type)
+  );
+  const [snapshotId, setSnapshotId] = React.useState(
+    model && train.some(s => s.id === model.train_snapshot_id)
+      ? model.train_snapshot_id
+      : train[0]?.id ?? ''
+  );
   const snapshot = train.find(s => s.id === snapshotId);
+  const tests = props.snapshots.filter(
+    s => s.role === 'test' && snapshot && s.model_type === snapshot.model_type
+  );
+  const [testSnapshotId, setTestSnapshotId] = React.useState(model?.test_snapshot_id ?? SPLIT);
   const [bases, setBases] = React.useState<IBaseModel[]>([]);
   const [baseModel, setBaseModel] = React.useState('');
   const [fields, setFields] = React.useState<IField[]>([]);
-  const [values, setValues] = React.useState<Values>({ name: '', test_percent: 20 });
+  const [values, setValues] = React.useState<Values>({
+    name: model?.name ?? '',
+    test_percent: model?.test_split_percent ?? 20
+  });
+  // The model's own options fill the first form built; later ones keep what was typed.
+  const ownOptions = React.useRef<Values | null>(model ? { ...model.options } : null);
   const [errors, setErrors] = React.useState<Record<string, string>>({});
   const [formError, setFormError] = React.useState<string | null>(null);
   const [busy, setBusy] = React.useState(false);
@@ -62,7 +84,8 @@ export function ModelForm(props: {
     call('get', '/automl/api/base-models', { query: { model_type: snapshot.model_type } })
       .then(answer => {
         setBases(answer.base_models);
-        setBaseModel(answer.base_models[0]?.name ?? '');
+        const own = answer.base_models.find(b => b.name === model?.base_model);
+        setBaseModel((own ?? answer.base_models[0])?.name ?? '');
       })
       .catch(error => setFormError(messageOf(error)));
   }, [snapshotId]);
@@ -81,9 +104,12 @@ export function ModelForm(props: {
         }
         setFormError(null);
         const next = fieldsFromSchema(schema);
+        const own = ownOptions.current ?? {};
+        ownOptions.current = null;
         setFields(next);
         setValues(previous => ({
           ...defaultValues(next),
+          ...Object.fromEntries(next.filter(f => f.name in own).map(f => [f.name, own[f.name]])),
           name: previous['name'],
           test_percent: previous['test_percent']
         }));
@@ -101,7 +127,7 @@ export function ModelForm(props: {
 
   const submit = async (event: React.FormEvent) => {
     event.preventDefault();
-    const own = [NAME, TEST_PERCENT];
+    const own = [...(model ? [] : [NAME]), ...(testSnapshotId === SPLIT ? [TEST_PERCENT] : [])];
     const found = checkValues([...own, ...fields], values);
     setErrors(found);
     setFormError(null);
@@ -110,16 +136,20 @@ export function ModelForm(props: {
     }
     setBusy(true);
     try {
-      const name = String(values['name']).trim();
-      await call('post', '/automl/api/models', {
-        body: {
-          name,
-          snapshot_id: snapshot.id,
-          base_model: baseModel,
-          test_percent: Number(values['test_percent']),
-          options: optionsToSend(fields, values)
-        }
-      });
+      const data = {
+        snapshot_id: snapshot.id,
+        base_model: baseModel,
+        ...(testSnapshotId === SPLIT
+          ? { test_percent: Number(values['test_percent']) }
+          : { test_snapshot_id: testSnapshotId }),
+        options: optionsToSend(fields, values)
+      };
+      const name = model ? model.id : String(values['name']).trim();
+      if (model) {
+        await call('patch', '/automl/api/models/{model}', { path: { model: name }, body: data });
+      } else {
+        await call('post', '/automl/api/models', { body: { name, ...data } });
+      }
       props.onQueued(await call('post', '/automl/api/models/{model}/train', { path: { model: name } }));
     } catch (error) {
       const message = messageOf(error);
@@ -146,12 +176,21 @@ export function ModelForm(props: {
   }
   return (
     // noValidate: the form's own messages (the server's wording) instead of the browser's.
-    <form className="jp-AutoML-form" aria-label="New model" onSubmit={submit} noValidate>
-      <FieldRow form={FORM} field={NAME} values={values} error={errors['name']} onChange={change} />
+    <form
+      className="jp-AutoML-form"
+      aria-label={model ? `Update ${model.name}` : 'New model'}
+      onSubmit={submit}
+      noValidate
+    >
+      {model ? (
+        <h3 className="jp-AutoML-formTitle">Update {model.name}: the next version trains with</h3>
+      ) : (
+        <FieldRow form={form} field={NAME} values={values} error={errors['name']} onChange={change} />
+      )}
       <div className="jp-AutoML-field">
-        <label htmlFor={`jp-AutoML-${FORM}-snapshot`}>Training snapshot</label>
+        <label htmlFor={`jp-AutoML-${form}-snapshot`}>Training snapshot</label>
         <select
-          id={`jp-AutoML-${FORM}-snapshot`}
+          id={`jp-AutoML-${form}-snapshot`}
           className="jp-mod-styled"
           value={snapshotId}
           onChange={e => setSnapshotId(e.target.value)}
@@ -164,9 +203,9 @@ export function ModelForm(props: {
         </select>
       </div>
       <div className="jp-AutoML-field">
-        <label htmlFor={`jp-AutoML-${FORM}-base`}>Base model</label>
+        <label htmlFor={`jp-AutoML-${form}-base`}>Base model</label>
         <select
-          id={`jp-AutoML-${FORM}-base`}
+          id={`jp-AutoML-${form}-base`}
           className="jp-mod-styled"
           value={baseModel}
           onChange={e => setBaseModel(e.target.value)}
@@ -178,15 +217,33 @@ export function ModelForm(props: {
           ))}
         </select>
       </div>
-      <FieldRow
-        form={FORM}
-        field={TEST_PERCENT}
-        values={values}
-        error={errors['test_percent']}
-        onChange={change}
-      />
+      <div className="jp-AutoML-field">
+        <label htmlFor={`jp-AutoML-${form}-test`}>Test data</label>
+        <select
+          id={`jp-AutoML-${form}-test`}
+          className="jp-mod-styled"
+          value={testSnapshotId}
+          onChange={e => setTestSnapshotId(e.target.value)}
+        >
+          <option value={SPLIT}>Split off the training snapshot</option>
+          {tests.map(s => (
+            <option key={s.id} value={s.id}>
+              {s.name} ({s.rows} rows)
+            </option>
+          ))}
+        </select>
+      </div>
+      {testSnapshotId === SPLIT && (
+        <FieldRow
+          form={form}
+          field={TEST_PERCENT}
+          values={values}
+          error={errors['test_percent']}
+          onChange={change}
+        />
+      )}
       {fields.length > 0 && (
-        <OptionsFields form={FORM} fields={fields} values={values} errors={errors} onChange={change} />
+        <OptionsFields form={form} fields={fields} values={values} errors={errors} onChange={change} />
       )}
       {formError && (
         <div className="jp-AutoML-error" role="alert">
@@ -195,7 +252,7 @@ export function ModelForm(props: {
       )}
       <div className="jp-AutoML-actions">
         <button type="submit" className="jp-Button jp-mod-styled jp-mod-accept" disabled={busy || !fields.length}>
-          {busy ? 'Queuing…' : 'Train'}
+          {busy ? 'Queuing…' : model ? 'Update Model' : 'Train'}
         </button>
         <button type="button" className="jp-Button jp-mod-styled" onClick={props.onClose}>
           Cancel

@@ -49,3 +49,18 @@ export type IBaseModel = Schemas['BaseModelInfo'];
 
 /** A key as it is made: the only time the key itself is shown. */
 export type INewApiKey = Schemas['NewApiKey'];
+
+/** A dataset with its validation report (the answer of an upload, `GET datasets/{id}`). */
+export type IDatasetDetail = Schemas['DatasetDetail'];
+
+/** What validation found in an upload: rows, errors, warnings, heads and token counts. */
+export type IValidationReport = Schemas['ValidationReport'];
+
+/** One problem of a file: its row (null for the whole file), column and reason. */
+export type IIssue = Schemas['Issue'];
+
+/** Token counts of a dataset's valid rows. */
+export type ITokenStats = Schemas['TokenStats'];
+
+/** A snapshot split into a train and a test part. */
+export type ISplit = Schemas['SplitInfo'];

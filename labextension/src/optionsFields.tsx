@@ -86,7 +86,11 @@ export function FieldRow(props: {
   );
 }
 
-/** Every option of the schema; the advanced ones folded away. */
+function isUnset(value: unknown): boolean {
+  return value === null || value === undefined || value === '';
+}
+
+/** Every option of the schema; the advanced ones folded away unless one is set. */
 export function OptionsFields(props: {
   form: string;
   fields: IField[];
@@ -105,13 +109,16 @@ export function OptionsFields(props: {
     />
   );
   const advanced = props.fields.filter(f => f.advanced);
-  const advancedError = advanced.some(f => props.errors[f.name]);
+  // Open when an advanced option needs attention or is set away from its default.
+  const advancedOpen = advanced.some(
+    f => props.errors[f.name] || !isUnset(props.values[f.name]) && props.values[f.name] !== f.default
+  );
   return (
     <fieldset className="jp-AutoML-options">
       <legend>Training options</legend>
       {props.fields.filter(f => !f.advanced).map(row)}
       {advanced.length > 0 && (
-        <details open={advancedError}>
+        <details open={advancedOpen}>
           <summary>Advanced options</summary>
           {advanced.map(row)}
         </details>

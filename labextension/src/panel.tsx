@@ -7,6 +7,8 @@ import { call } from './api';
 import { DeploymentItem, NewKeys } from './deployments';
 import { JobItem } from './jobs';
 import { ModelForm } from './modelForm';
+import { UploadDataset } from './upload';
+import { VersionView } from './versions';
 import {
   IDataset,
   IDeployment,
@@ -144,34 +146,90 @@ function Section<T>(props: {
 
 /** What the panel's buttons do beyond the REST calls of the model. */
 export interface IPanelActions {
-  /** Open a job's executed notebook in JupyterLab. */
-  openReport(job: IJob): Promise<void>;
+  /** Open a version's executed training notebook in JupyterLab. */
+  openReport(model: string, version: number): Promise<void>;
+  /** Create and open a notebook with the chat widget on a trained LLM version. */
+  openPlayground(model: string, version: number): Promise<void>;
   /** Put text on the system clipboard. */
   copy(text: string): void;
   /** The server's base URL, for the curl example. */
   baseUrl: string;
 }
 
-function ModelItem(props: { model: IModel }): JSX.Element {
+/**
+ * A model: a click on "Versions" opens its version view (metrics, plots, try
+ * it, compare); "Update Model" opens the form for version n+1 in place.
+ */
+function ModelItem(props: {
+  model: IModel;
+  snapshots: ISnapshot[];
+  actions: IPanelActions;
+  act: (work: Promise<unknown>) => void;
+  onQueued: (job: IJob) => void;
+  /** The states of the model's jobs: the version view reloads when one changes. */
+  jobStates: string;
+}): JSX.Element {
   const m = props.model;
+  const [open, setOpen] = React.useState(false);
+  const [updating, setUpdating] = React.useState(false);
   return (
-    <li className="jp-AutoML-item" data-id={m.id}>
+    <li className="jp-AutoML-item" data-id={m.id} aria-label={m.name}>
       <div className="jp-AutoML-itemHeader">
         <span className="jp-AutoML-itemName" title={m.description || m.name}>
           {m.name}
         </span>
+        <button
+          type="button"
+          className="jp-Button jp-mod-minimal jp-AutoML-toggle"
+          aria-expanded={open}
+          aria-label={`Versions of ${m.name}`}
+          onClick={() => setOpen(!open)}
+        >
+          {open ? 'Hide versions' : 'Versions'}
+        </button>
       </div>
       <div className="jp-AutoML-itemMeta">
         {modelTypeLabel(m.model_type)} · <code>{m.base_model}</code> · <Timestamp iso={m.updated_at} />
       </div>
+      {updating && (
+        <ModelForm
+          snapshots={props.snapshots}
+          model={m}
+          onQueued={job => {
+            setUpdating(false);
+            props.onQueued(job);
+          }}
+          onClose={() => setUpdating(false)}
+        />
+      )}
+      {open && (
+        <VersionView
+          model={m}
+          onOpenReport={(model, version) => props.act(props.actions.openReport(model, version))}
+          onUpdate={() => setUpdating(true)}
+          onOpenPlayground={(model, version) =>
+            props.act(props.actions.openPlayground(model, version))
+          }
+          revision={props.jobStates}
+        />
+      )}
     </li>
   );
 }
 
 /** The panel's content for one state of the model. */
-export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }): JSX.Element {
+export function AutoMLView(props: {
+  model: AutoMLModel;
+  actions: IPanelActions;
+  defaultModelType: string;
+}): JSX.Element {
   const { model, actions } = props;
-  const [creating, setCreating] = React.useState(false);
+  const toggle = (form: 'upload' | 'new-model') =>
+    model.showForm(model.form === form ? null : form);
+  const queued = (job: IJob) => {
+    model.addJob(job);
+    void model.refresh();
+  };
   const [message, setMessage] = React.useState<string | null>(null);
   const act = (work: Promise<unknown>) =>
     work.then(
@@ -239,14 +297,28 @@ export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }
         title="Datasets"
         state={model.datasets}
         loading={model.loading}
-        empty={
-          <>
-            No datasets yet: upload one with{' '}
-            <code>jupyter automl datasets upload FILE --type TYPE</code>
-          </>
-        }
+        empty="No datasets yet: upload a CSV (or a zip of images) with Upload dataset."
         renderItem={(d: IDataset) => <DatasetItem key={d.id} dataset={d} />}
-      />
+        action={
+          <button
+            type="button"
+            className="jp-Button jp-mod-styled jp-AutoML-sectionAction"
+            aria-expanded={model.form === 'upload'}
+            onClick={() => toggle('upload')}
+          >
+            Upload dataset
+          </button>
+        }
+      >
+        {model.form === 'upload' && (
+          <UploadDataset
+            defaultModelType={props.defaultModelType}
+            onUploaded={() => void model.refresh()}
+            onFrozen={() => void model.refresh()}
+            onClose={() => model.showForm(null)}
+          />
+        )}
+      </Section>
       <Section
         title="Snapshots"
         state={model.snapshots}
@@ -259,27 +331,39 @@ export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }
         state={model.models}
         loading={model.loading}
         empty="No models yet."
-        renderItem={(m: IModel) => <ModelItem key={m.id} model={m} />}
+        renderItem={(m: IModel) => (
+          <ModelItem
+            key={m.id}
+            model={m}
+            snapshots={model.snapshots.items}
+            actions={actions}
+            act={act}
+            onQueued={queued}
+            jobStates={model.jobs.items
+              .filter(j => j.model_name === m.name)
+              .map(j => `${j.version}:${j.status}`)
+              .join(',')}
+          />
+        )}
         action={
           <button
             type="button"
             className="jp-Button jp-mod-styled jp-AutoML-sectionAction"
-            aria-expanded={creating}
-            onClick={() => setCreating(!creating)}
+            aria-expanded={model.form === 'new-model'}
+            onClick={() => toggle('new-model')}
           >
             New model
           </button>
         }
       >
-        {creating && (
+        {model.form === 'new-model' && (
           <ModelForm
             snapshots={model.snapshots.items}
             onQueued={job => {
-              setCreating(false);
-              model.addJob(job);
-              void model.refresh();
+              model.showForm(null);
+              queued(job);
             }}
-            onClose={() => setCreating(false)}
+            onClose={() => model.showForm(null)}
           />
         )}
       </Section>
@@ -293,7 +377,7 @@ export function AutoMLView(props: { model: AutoMLModel; actions: IPanelActions }
             key={j.id}
             job={j}
             onCancel={cancel}
-            onOpenReport={job => act(actions.openReport(job))}
+            onOpenReport={job => act(actions.openReport(job.model_name, job.version))}
             onDeploy={deploy}
           />
         )}
@@ -339,7 +423,18 @@ export class AutoMLPanel extends ReactWidget {
     this.model = options.model ?? new AutoMLModel();
     this.actions = options.actions;
     this.refreshInterval = options.refreshInterval ?? 2000;
+    this._defaultModelType = options.defaultModelType ?? 'text_classification';
     this.addClass('jp-AutoML');
+  }
+
+  /** The model type the upload form starts with (a setting). */
+  get defaultModelType(): string {
+    return this._defaultModelType;
+  }
+
+  set defaultModelType(value: string) {
+    this._defaultModelType = value;
+    this.update();
   }
 
   readonly model: AutoMLModel;
@@ -350,7 +445,13 @@ export class AutoMLPanel extends ReactWidget {
   render(): JSX.Element {
     return (
       <UseSignal signal={this.model.stateChanged}>
-        {() => <AutoMLView model={this.model} actions={this.actions} />}
+        {() => (
+          <AutoMLView
+            model={this.model}
+            actions={this.actions}
+            defaultModelType={this._defaultModelType}
+          />
+        )}
       </UseSignal>
     );
   }
@@ -426,6 +527,7 @@ export class AutoMLPanel extends ReactWidget {
     }
   }
 
+  private _defaultModelType: string;
   private _timer: number | null = null;
   private _polls = false; // polling is on (the panel is shown)
   private _polling = false; // a poll is under way
@@ -436,5 +538,6 @@ export namespace AutoMLPanel {
     actions: IPanelActions;
     model?: AutoMLModel;
     refreshInterval?: number;
+    defaultModelType?: string;
   }
 }

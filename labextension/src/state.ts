@@ -18,6 +18,9 @@ export interface ISectionState<T> {
   error: string | null;
 }
 
+/** The form the panel shows open at its top, if any. */
+export type PanelForm = 'upload' | 'new-model' | null;
+
 /** Where the panel gets its lists from (swappable in tests). */
 export interface IAutoMLSource {
   datasets(): Promise<IDataset[]>;
@@ -98,6 +101,16 @@ export class AutoMLModel {
     );
   }
 
+  /** The form open at the top of the panel (the palette's commands open them). */
+  get form(): PanelForm {
+    return this._form;
+  }
+
+  showForm(form: PanelForm): void {
+    this._form = form;
+    this._stateChanged.emit();
+  }
+
   /** Emitted whenever anything above changes. */
   get stateChanged(): ISignal<AutoMLModel, void> {
     return this._stateChanged;
@@ -168,6 +181,7 @@ export class AutoMLModel {
   private _jobs = emptySection<IJob>();
   private _deployments = emptySection<IDeployment>();
   private _loading = false;
+  private _form: PanelForm = null;
   private _generation = 0;
   private _stateChanged = new Signal<AutoMLModel, void>(this);
 }

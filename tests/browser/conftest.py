@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SIDEBAR_ID = "jupyter-automl-sidebar"
-EMPTY_DATASETS = "No datasets yet: upload one with jupyter automl datasets upload FILE --type TYPE"
+EMPTY_DATASETS = "No datasets yet: upload a CSV (or a zip of images) with Upload dataset."
 STARTUP_TIMEOUT_S = 90
 UI_TIMEOUT_MS = 60_000
 
@@ -103,11 +103,13 @@ class Lab:
     data_dir: Path
     log: Path
     root_dir: Path  # the server's root: what JupyterLab's file browser shows
+    automl_config: dict = field(default_factory=dict)  # the server's c.AutoML traits
 
     def automl(self):
+        """The core on the server's store, with the server's own AutoML configuration."""
         from jupyter_automl import AutoML
 
-        return AutoML(store_url=self.store_url, data_dir=str(self.data_dir))
+        return AutoML(store_url=self.store_url, data_dir=str(self.data_dir), **self.automl_config)
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -229,7 +231,7 @@ def start_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
         _wait_until_up(proc, url, token, log)
         _check_api(url, token, log)
         return Lab(url=url, token=token, store_url=store_url, data_dir=automl_data, log=log,
-                   root_dir=root_dir)
+                   root_dir=root_dir, automl_config=(config or {}).get("AutoML", {}))
 
     yield start
 
