@@ -1,5 +1,5 @@
 """The serving commands of ``jupyter automl``: deploy, undeploy, redeploy, deployments, keys,
-predict, playground and serve."""
+tasks, predict, playground and serve."""
 
 from __future__ import annotations
 
@@ -36,8 +36,11 @@ def _print_keys(keys, as_json: bool) -> None:
 
 
 def cmd_deploy(automl, args) -> int:
-    created = automl.deploy(args.model, args.version, name=args.name)
+    created = automl.deploy(args.model, args.version, name=args.name,
+                            metadata_only=args.metadata_only)
     _show_deployment(created, args.json)
+    if args.metadata_only and not args.json:
+        print("  tasks are kept as metadata only (no input or output text)")
     if args.json:
         _print_json({"new_keys": [k.to_json() for k in created.new_keys]})
     _print_keys(created.new_keys, args.json)
@@ -83,6 +86,44 @@ def cmd_keys_rotate(automl, args) -> int:
 
 def cmd_keys_revoke(automl, args) -> int:
     _show_deployment(automl.revoke_key(args.deployment, args.slot), args.json)
+    return 0
+
+
+def cmd_tasks_list(automl, args) -> int:
+    tasks, cursor = automl.list_tasks(args.deployment, status=args.status, since=args.since,
+                                      until=args.until, limit=args.limit, cursor=args.cursor)
+    if args.json:
+        _print_json({"tasks": [t.to_json() for t in tasks], "next_cursor": cursor})
+        return 0
+    for task in tasks:
+        latency = f"{task.latency_ms} ms" if task.latency_ms is not None else "-"
+        key = f"key {task.api_key_slot} ({task.api_key_prefix}...)" if task.api_key_id else "no key"
+        preview = "(metadata only)" if task.metadata_only else (task.input_preview or "")
+        print(f"{task.id}  {task.created_at:%Y-%m-%d %H:%M:%S}  {task.kind:10} {task.status:9} "
+              f"{latency:>9}  {task.prompt_tokens}+{task.completion_tokens} tokens  {key}  {preview}")
+    if cursor:
+        print(f"more: --cursor {cursor}")
+    return 0
+
+
+def cmd_tasks_show(automl, args) -> int:
+    task = automl.get_task_record(args.deployment, args.task_id)
+    if args.json:
+        _print_json(task.to_json())
+        return 0
+    print(f"task {task.id}: {task.kind} {task.status}")
+    print(f"  created {task.created_at:%Y-%m-%d %H:%M:%S.%f}, latency "
+          f"{'-' if task.latency_ms is None else f'{task.latency_ms} ms'}, "
+          f"{task.prompt_tokens} prompt + {task.completion_tokens} completion tokens")
+    if task.api_key_id:
+        print(f"  key: slot {task.api_key_slot} ({task.api_key_prefix}...), id {task.api_key_id}")
+    if task.error:
+        print(f"  error: {task.error}")
+    if task.metadata_only:
+        print(f"  input: {task.input_type}, hash {task.input_hash} (metadata only: no text kept)")
+    else:
+        print(f"  input: {json.dumps(task.input, default=str)}")
+        print(f"  output: {json.dumps(task.output, default=str)}")
     return 0
 
 
@@ -157,6 +198,8 @@ def add_commands(groups, command: Callable) -> None:
     p.add_argument("model", help="model name or id")
     p.add_argument("--version", type=int, help="version number (default: the newest trained)")
     p.add_argument("--name", help="deployment name (default: <model>-v<version>)")
+    p.add_argument("--metadata-only", action="store_true",
+                   help="keep no input or output text of its tasks (status, times, tokens only)")
     p = command(groups, "undeploy", cmd_undeploy, "stop serving a deployment (its keys stop working)")
     p.add_argument("deployment", help="name or id")
     p = command(groups, "redeploy", cmd_redeploy, "serve an undeployed or failed deployment again")
@@ -177,6 +220,19 @@ def add_commands(groups, command: Callable) -> None:
         p = command(keys, verb, handler, text)
         p.add_argument("deployment", help="name or id")
         p.add_argument("--slot", type=int, choices=[1, 2], required=True)
+
+    tasks = groups.add_parser("tasks", help="a deployment's task history").add_subparsers(
+        dest="verb", required=True)
+    p = command(tasks, "list", cmd_tasks_list, "a deployment's tasks, newest first")
+    p.add_argument("deployment", help="name or id")
+    p.add_argument("--status", choices=["queued", "succeeded", "failed"])
+    p.add_argument("--since", help="ISO 8601 time, or a duration back from now (30m, 24h, 7d)")
+    p.add_argument("--until", help="ISO 8601 time, or a duration back from now")
+    p.add_argument("--limit", type=int, default=50, help="tasks per page (1-500)")
+    p.add_argument("--cursor", help="the cursor printed after the previous page")
+    p = command(tasks, "show", cmd_tasks_show, "one task: input, output, times, tokens, key")
+    p.add_argument("deployment", help="name or id")
+    p.add_argument("task_id")
 
     for name, handler, text, target in (
         ("predict", cmd_predict, "ask a deployment (as the sync task API does)", "deployment"),

@@ -191,6 +191,7 @@ class DeploymentInfo(Shape):
     deployed_at: datetime | None
     undeployed_at: datetime | None
     keys: list[ApiKeyInfo]
+    metadata_only: bool = False  # its tasks keep no input or output text
 
 
 class NewApiKey(Shape):
@@ -203,6 +204,41 @@ class NewApiKey(Shape):
 
 class DeploymentCreated(DeploymentInfo):
     new_keys: list[NewApiKey]
+
+
+class TaskRecord(Shape):
+    """A task in a deployment's history: never the key itself (its id, slot and prefix), and
+    ``input``, ``input_preview`` and ``output`` null when the deployment keeps metadata only."""
+
+    id: str
+    deployment_id: str | None
+    version_id: str | None
+    kind: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    latency_ms: int | None  # created to finished
+    prompt_tokens: int
+    completion_tokens: int
+    api_key_id: str | None
+    api_key_slot: int | None
+    api_key_prefix: str | None
+    error: str | None
+    attempts: int
+    metadata_only: bool
+    input_type: str | None  # text_data, url or media
+    input_hash: str | None
+    input_preview: str | None
+    input: dict[str, Any] | None
+    output: list[Any] | None
+
+
+class TaskPage(Shape):
+    """One page of a task history, newest first; ``next_cursor`` asks for the next (older) page."""
+
+    tasks: list[TaskRecord]
+    next_cursor: str | None
 
 
 class PlaygroundInfo(Shape):

@@ -20,11 +20,12 @@ from ..store import Store, default_store_url
 from .datasets import DatasetsAPI
 from .deployments import DeploymentsAPI
 from .jobs import Job, JobFailed, JobsAPI
+from .tasks import TasksAPI
 
 __all__ = ["AutoML", "Job", "JobFailed"]
 
 
-class AutoML(DatasetsAPI, JobsAPI, DeploymentsAPI, LoggingConfigurable):
+class AutoML(DatasetsAPI, JobsAPI, TasksAPI, DeploymentsAPI, LoggingConfigurable):
     """Datasets, snapshots, models, training jobs and base models over one store and one data
     directory.
 

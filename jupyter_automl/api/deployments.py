@@ -36,15 +36,20 @@ class DeploymentsAPI(ModelsAPI):
         return self._serving
 
     def deploy(self, model: str, version: int | None = None, *, name: str | None = None,
-               wait: bool = True) -> DeploymentCreated:
+               wait: bool = True, metadata_only: bool = False) -> DeploymentCreated:
         """Deploy a version (the newest trained one when ``version`` is None).
+
+        ``metadata_only`` is for data that must not be stored: the deployment's tasks keep their
+        status, times, token counts, key id and input hash, but no input or output text (an
+        async task holds its input only while queued, and must give a ``callback_url``).
 
         The answer carries the deployment's two API keys: the only time they are shown. With
         ``wait`` the version is loaded here before this returns (``complete`` or ``failed`` with
         the reason); otherwise it loads in the background and the state says when it is done.
         """
         target = self.get_version(model, version)
-        info, keys = self.serving.registry.create(target.id, name)
+        options = {"metadata_only": True} if metadata_only else {}
+        info, keys = self.serving.registry.create(target.id, name, options=options)
         info = self._activate(info.id, wait)
         return DeploymentCreated(**info.model_dump(), new_keys=keys)
 

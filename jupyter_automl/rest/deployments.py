@@ -13,6 +13,7 @@ class NewDeployment(Body):
     model: str
     version: int | None = None
     name: str | None = None
+    metadata_only: bool = False
 
 
 class DeploymentsHandler(AutoMLHandler):
@@ -27,7 +28,7 @@ class DeploymentsHandler(AutoMLHandler):
         """Start deploying a version; the answer (202) holds both keys, shown only here."""
         body = self.body(NewDeployment)
         created = await self.call(self.automl.deploy, body.model, body.version, name=body.name,
-                                  wait=False)
+                                  wait=False, metadata_only=body.metadata_only)
         self.write_json(created, status=202)
 
 
@@ -60,6 +61,24 @@ class KeyHandler(AutoMLHandler):
         self.write_json(await self.call(self.automl.revoke_key, deployment, int(slot)))
 
 
+class DeploymentTasksHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, deployment: str) -> None:
+        """A page of the deployment's task history, newest first."""
+        page = await self.call(
+            self.automl.task_page, deployment, status=self.get_argument("status", None),
+            since=self.get_argument("since", None), until=self.get_argument("until", None),
+            limit=self.int_argument("limit", 50), cursor=self.get_argument("cursor", None) or None,
+        )
+        self.write_json(page)
+
+
+class DeploymentTaskHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, deployment: str, task_id: str) -> None:
+        self.write_json(await self.call(self.automl.get_task_record, deployment, task_id))
+
+
 class PlaygroundHandler(AutoMLHandler):
     @web.authenticated
     async def get(self, model: str, version: str) -> None:
@@ -84,5 +103,7 @@ def deployment_routes(model: str) -> list[tuple[str, type]]:
         (rf"/automl/api/deployments/{DEPLOYMENT}/undeploy", UndeployHandler),
         (rf"/automl/api/deployments/{DEPLOYMENT}/redeploy", RedeployHandler),
         (rf"/automl/api/deployments/{DEPLOYMENT}/keys/([12])", KeyHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/tasks", DeploymentTasksHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/tasks/([^/]+)", DeploymentTaskHandler),
         (rf"/automl/api/models/{model}/versions/([0-9]+)/playground", PlaygroundHandler),
     ]

@@ -12,12 +12,16 @@ Otherwise it waits, at most ``window`` seconds (or a tenth of the last call, if 
 
 ``max_pending`` bounds the queue: beyond it a request is refused at once (503 with Retry-After)
 instead of waiting without end.
+
+A streamed answer cannot share a batch: :meth:`Batcher.stream` runs it alone on the model's
+thread, between batches, and hands its pieces to the event loop as they come.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -27,6 +31,53 @@ from typing import Any
 from ..errors import Unavailable
 
 BatchCall = Callable[[Sequence[Any]], Sequence[Any]]
+_END = object()
+
+
+class Streamed:
+    """A job on a model's thread that reports pieces as it goes: ``async for piece in it``, then
+    ``await it.result()``. :meth:`close` asks the job to stop (it watches :attr:`cancelled`)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._future: asyncio.Future | None = None
+        self._ended = False
+        self.cancelled = threading.Event()
+
+    def put(self, piece: Any) -> None:
+        """Report a piece (called on the job's thread)."""
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, piece)
+
+    def _run(self, future: asyncio.Future) -> None:
+        self._future = future
+        # Pieces were handed to the loop before the job's end was, so they all come first.
+        future.add_done_callback(lambda _: self._queue.put_nowait(_END))
+
+    def __aiter__(self) -> "Streamed":
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._ended:
+            raise StopAsyncIteration
+        piece = await self._queue.get()
+        if piece is _END:
+            self._ended = True
+            raise StopAsyncIteration
+        return piece
+
+    async def result(self) -> Any:
+        """What the job returned, once it has ended; an exception it raised or returned is
+        raised."""
+        if self._future.done() and self._future.cancelled():
+            raise Unavailable("the model was unloaded before this answer ended; try again")
+        value = await self._future
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def close(self) -> None:
+        self.cancelled.set()
 
 
 class Batcher:
@@ -85,12 +136,15 @@ class Batcher:
             return True
         return self._expected == 0 and len(self._queue) >= returning
 
-    async def submit(self, item: Any) -> Any:
+    def _admit(self) -> None:
         if self._pending >= self.max_pending:
             raise Unavailable(
                 f"{self.name} has {self._pending} requests waiting (the limit); try again later",
                 retry_after=self.retry_after(),
             )
+
+    async def submit(self, item: Any) -> Any:
+        self._admit()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending += 1
@@ -140,6 +194,21 @@ class Batcher:
                     future.set_exception(answer)
                 else:
                     future.set_result(answer)
+
+    def stream(self, job: Callable[[Streamed], Any]) -> Streamed:
+        """Run ``job(streamed)`` alone on the model's thread, between batches (so it never runs
+        beside one, and a seed gives the same sampling as in a batch). It counts as a waiting
+        request until it ends."""
+        self._admit()
+        streamed = Streamed(asyncio.get_running_loop())
+        future = asyncio.wrap_future(self._thread.submit(job, streamed))
+        self._pending += 1
+        future.add_done_callback(self._stream_ended)
+        streamed._run(future)
+        return streamed
+
+    def _stream_ended(self, _: asyncio.Future) -> None:
+        self._pending -= 1
 
     def run_now(self, items: Sequence[Any]) -> Sequence[Any]:
         """The model call for faces without an event loop, on the model's own thread so it never

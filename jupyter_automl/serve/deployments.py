@@ -19,6 +19,7 @@ from ..errors import Conflict, InvalidInput, NotFound, Unauthorized
 from ..schemas import ApiKeyInfo, DeploymentInfo, NewApiKey
 from ..store import Store, orm
 from ..store.orm import utcnow as now
+from .history import is_metadata_only
 from .keys import hash_key, new_key
 
 DEPLOYING, COMPLETE, FAILED, UNDEPLOYED = "deploying", "complete", "failed", "undeployed"
@@ -70,6 +71,7 @@ class DeploymentRegistry:
             created_at=row.created_at, deployed_at=row.deployed_at,
             undeployed_at=row.undeployed_at,
             keys=[ApiKeyInfo.model_validate(k) for k in keys],
+            metadata_only=is_metadata_only(row.options),
         )
 
     def get(self, deployment: str) -> DeploymentInfo:
@@ -113,8 +115,10 @@ class DeploymentRegistry:
         if other is not None:
             raise Conflict(f"{label} is already deployed as {other.name!r} ({other.status})")
 
-    def create(self, version_id: str, name: str | None = None) -> tuple[DeploymentInfo, list[NewApiKey]]:
-        """A deployment in state ``deploying`` with two fresh keys (returned once, here)."""
+    def create(self, version_id: str, name: str | None = None, *,
+               options: dict | None = None) -> tuple[DeploymentInfo, list[NewApiKey]]:
+        """A deployment in state ``deploying`` with two fresh keys (returned once, here);
+        ``options`` are kept with it (``metadata_only``: its tasks keep no input or output text)."""
         if name is not None and not NAME_PATTERN.match(name):
             raise InvalidInput(
                 f"deployment name {name!r}: use 1-100 letters, digits, '-', '_' or '.', "
@@ -130,7 +134,8 @@ class DeploymentRegistry:
                     raise Conflict(f"a deployment named {name!r} exists; choose another name")
             else:
                 name = self._free_name(session, _slug(f"{version.model.name}-v{version.version}"))
-            row = orm.Deployment(version_id=version.id, status=DEPLOYING, name=name)
+            row = orm.Deployment(version_id=version.id, status=DEPLOYING, name=name,
+                                 options=dict(options or {}))
             session.add(row)
             session.flush()
             keys = [self._add_key(session, row.id, slot) for slot in SLOTS]

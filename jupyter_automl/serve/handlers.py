@@ -19,6 +19,7 @@ from ..http_errors import JSONErrors
 from .deployments import Caller
 from .inputs import TaskRequest, request_from_http
 from .keys import key_from_header
+from .openai import openai_routes
 from .runtime import ServingRuntime
 from .tasks import SYNC
 
@@ -77,4 +78,5 @@ def task_routes(runtime: ServingRuntime, prefix: str = "/") -> list[tuple[str, t
         (f"{base}/sync", SyncTaskHandler, args),
         (f"{base}/async", AsyncTaskHandler, args),
         (rf"{base}/{TASK_ID}", TaskHandler, args),
+        *openai_routes(runtime, prefix),  # the same deployments, spoken as OpenAI's API
     ]

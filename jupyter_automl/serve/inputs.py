@@ -18,7 +18,7 @@ from ..errors import InvalidInput, TooLarge
 
 INPUTS = ("text_data", "media", "url")
 LLM_PROMPT_OPTIONS = ("system_prompt", "prompt_history", "roles")
-LLM_GENERATION_OPTIONS = ("max_tokens", "temperature", "top_p", "seed")
+LLM_GENERATION_OPTIONS = ("max_tokens", "temperature", "top_p", "seed", "stop")
 CLASSIFIER_OPTIONS = ("top_k",)
 ALLOWED_FIELDS = {*INPUTS, "options", "callback_url"}
 

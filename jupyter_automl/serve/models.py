@@ -8,7 +8,8 @@ with its score; an LLM gives the completion with its token counts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,10 +128,19 @@ class ServedLLM(ServedModel):
                     answers[n] = error
                 continue
             for n, out in zip(members, outs):
-                prompt, completion = out.pop("prompt_tokens"), out.pop("completion_tokens")
-                answers[n] = Answer([{**out, "prompt_tokens": prompt, "completion_tokens": completion}],
-                                    prompt, completion)
+                answers[n] = self._answer(out)
         return answers
+
+    def stream(self, item: Any, on_text: Callable[[str], None], cancel: threading.Event) -> Answer:
+        """Answer one prepared request alone, handing each piece of the completion to
+        ``on_text`` as it is generated; the answer is the one :meth:`call` would give."""
+        ids, settings = item
+        return self._answer(self.predictor.stream_ids(ids, dict(settings), on_text, cancel))
+
+    @staticmethod
+    def _answer(out: dict[str, Any]) -> Answer:
+        prompt, completion = out.pop("prompt_tokens"), out.pop("completion_tokens")
+        return Answer([{**out, "prompt_tokens": prompt, "completion_tokens": completion}], prompt, completion)
 
 
 SERVED = {

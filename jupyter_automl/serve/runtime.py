@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import threading
 import time
@@ -31,8 +32,8 @@ from ..errors import AutoMLError, InvalidInput, NotFound, Unauthorized
 from ..schemas import DeploymentInfo, PlaygroundInfo
 from ..store import Store, orm
 from ..store.orm import utcnow as now
-from . import playground
-from .batching import Batcher
+from . import history, playground
+from .batching import Batcher, Streamed
 from .deployments import COMPLETE, DEPLOYING, FAILED, Caller, DeploymentRegistry
 from .inputs import TaskRequest
 from .models import ServedModel, load_served
@@ -93,6 +94,13 @@ class ServingRuntime(LoggingConfigurable):
     ).tag(config=True)
     callback_attempts = Int(3, help="Tries at POSTing a finished async task to its callback_url.").tag(config=True)
     callback_timeout = Float(10.0, help="Seconds per callback try.").tag(config=True)
+    task_retention_days = Float(
+        30.0, help="Days a finished task (its input, output and metadata) is kept in the history; "
+        "older ones are deleted, with their media files, by the periodic sweep. 0 keeps them forever."
+    ).tag(config=True)
+    task_cleanup_seconds = Float(
+        3600.0, help="How often the sweep deletes tasks past task_retention_days."
+    ).tag(config=True)
     device = Unicode("", help="Device for models ('cuda', 'cpu'); empty picks CUDA when present.").tag(
         config=True
     )
@@ -112,6 +120,7 @@ class ServingRuntime(LoggingConfigurable):
         self._held: set[str] = set()
         self._sweeper: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
+        self._next_cleanup = 0.0  # monotonic time of the next retention clean-up
 
     # ----------------------------------------------------------------- loading
     def served(self, version_id: str) -> ServedModel:
@@ -249,20 +258,48 @@ class ServingRuntime(LoggingConfigurable):
 
     async def answer(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
         """Answer a request now (sync task or playground) through the model's batcher."""
+        arrived = now()
         batcher, prepared = await self._prepared(target, request)
         if kind == PLAYGROUND and not target.deployment_id:
             await asyncio.get_running_loop().run_in_executor(None, self._take_playground, target.version_id)
-        return await batcher.submit(Work(target, kind, request, prepared, now()))
+        return await batcher.submit(Work(target, kind, request, prepared, arrived))
 
     def answer_sync(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
         """The same answer for faces without an event loop (the Python API, the CLI)."""
+        arrived = now()
         _, prepared = self.prepare(target, request)
         if kind == PLAYGROUND and not target.deployment_id:
             self._take_playground(target.version_id)
-        answer = self._batcher(target.version_id).run_now([Work(target, kind, request, prepared, now())])[0]
+        answer = self._batcher(target.version_id).run_now([Work(target, kind, request, prepared, arrived)])[0]
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+    async def stream(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> Streamed:
+        """Answer an LLM request piece by piece: ``async for`` the completion's text as it is
+        generated, then ``await result()`` for the recorded task (what :meth:`answer` returns).
+        A bad request is refused here, before any piece. It runs alone on the model's thread;
+        ``close()`` stops it, and the task is then recorded as failed."""
+        arrived = now()
+        batcher, prepared = await self._prepared(target, request)
+        model = self._served[target.version_id]
+        if not callable(getattr(model, "stream", None)):
+            raise InvalidInput("this deployment cannot stream its answers")
+        work = Work(target, kind, request, prepared, arrived)
+
+        def generate(streamed: Streamed) -> Any:
+            started = now()
+            try:
+                answer = model.stream(prepared, streamed.put, streamed.cancelled)
+                if streamed.cancelled.is_set():
+                    answer = AutoMLError("the client left before the streamed answer ended")
+            except Exception as error:
+                self.log.exception("jupyter_automl: %s v%s failed on a streamed request",
+                                   model.model_name, model.version)
+                answer = error
+            return self._record(model, [work], [answer], started)[0]
+
+        return batcher.stream(generate)
 
     def _run_batch(self, model: ServedModel, works: Sequence[Work]) -> list[Any]:
         """One model call for a batch, then one transaction that records its tasks."""
@@ -277,26 +314,33 @@ class ServingRuntime(LoggingConfigurable):
 
     def _record(self, model: ServedModel, works: Sequence[Work], answers: Sequence[Any],
                 started: datetime) -> list[Any]:
+        """Store the batch's tasks and count usage, in one transaction. The answers carry the
+        whole task; the rows of a metadata-only deployment keep no input or output text (an
+        async task's input, kept while it was queued, is replaced by its metadata here)."""
         finished = now()
         results: list[Any] = []
         usage: dict[tuple[str, str], list[int]] = {}
+        forget_media: list[str] = []
         with self.store.session() as session:
             for work, answer in zip(works, answers):
+                keep_text = history.keeps_text(session, work.target.deployment_id)
                 failed = isinstance(answer, BaseException)
                 if failed:
                     error = answer.message if isinstance(answer, AutoMLError) else "the model failed on this request"
-                    values = {"status": FAILED_TASK, "error": error, "output": None}
+                    values = {"status": FAILED_TASK, "error": error, "output": None,
+                              "prompt_tokens": 0, "completion_tokens": 0}
                 else:
                     values = {"status": SUCCEEDED, "error": None, "output": {"output": answer.output},
                               "prompt_tokens": answer.prompt_tokens,
                               "completion_tokens": answer.completion_tokens}
                 values.update(started_at=started, finished_at=finished)
                 if work.task_id:
-                    session.execute(update(orm.Task).where(orm.Task.id == work.task_id)
-                                    .values(claimed_by=None, lease_expires_at=None, **values))
                     row = session.get(orm.Task, work.task_id)
+                    for name, value in {**values, "claimed_by": None, "lease_expires_at": None}.items():
+                        setattr(row, name, value)
                 else:
                     row = orm.Task(
+                        id=orm.new_id(),
                         deployment_id=work.target.deployment_id or None,
                         version_id=work.target.version_id, api_key_id=work.target.key_id or None,
                         kind=work.kind, created_at=work.created_at,
@@ -304,29 +348,60 @@ class ServingRuntime(LoggingConfigurable):
                         **values,
                     )
                     session.add(row)
-                    session.flush()
+                # Shaped before the text is dropped (nothing is flushed in between).
+                shaped = task_json(row, model_name=model.model_name, version=model.version)
+                if not keep_text:
+                    row.input, row.output = history.metadata_input(row.input), None
+                    if work.task_id:
+                        forget_media.append(work.task_id)
+                session.flush()
                 if work.target.deployment_id:
                     counts = usage.setdefault((work.target.deployment_id, work.target.key_id), [0, 0, 0])
                     counts[0] += 1
                     counts[1] += 0 if failed else answer.prompt_tokens + answer.completion_tokens
                     counts[2] += int(failed)
-                shaped = task_json(row, model_name=model.model_name, version=model.version)
                 if failed and work.kind != ASYNC:
                     results.append(answer)
                 else:
                     results.append(shaped)
             for (deployment_id, key_id), (requests, tokens, errors) in usage.items():
                 self.registry.count_usage(session, deployment_id, key_id, requests, tokens, errors)
+        for task_id in forget_media:
+            self._remove_media(task_id)
         return results
 
     # ------------------------------------------------------------- async tasks
     def _task_folder(self, task_id: str) -> Path:
         return self.root / "tasks" / task_id
 
+    def _remove_media(self, task_id: str) -> None:
+        shutil.rmtree(self._task_folder(task_id), ignore_errors=True)
+
+    def _forget_text(self, session, task_id: str) -> bool:
+        """Drop a finished task's text when its deployment keeps metadata only (inside the
+        transaction that finishes it); True when its media file is to be deleted after it."""
+        row = session.get(orm.Task, task_id)
+        if row is None or history.keeps_text(session, row.deployment_id):
+            return False
+        row.input, row.output = history.metadata_input(row.input), None
+        return True
+
     def create_async(self, target: Caller, request: TaskRequest, *, claim: bool) -> tuple[str, dict[str, Any]]:
         """Store an async task (checked first, so a bad request is refused now, not failed
-        later). ``claim`` holds it for this process at once; otherwise any server takes it."""
+        later). ``claim`` holds it for this process at once; otherwise any server takes it.
+
+        A deployment that keeps metadata only stores the input while the task is queued (it is
+        needed to run it) and drops it when the task finishes; the output is never stored, so
+        such a task's result reaches the client only through its ``callback_url``, which is
+        then required."""
         model, _ = self.prepare(target, request)
+        if not request.callback_url:
+            with self.store.session() as session:
+                if not history.keeps_text(session, target.deployment_id):
+                    raise InvalidInput(
+                        "this deployment keeps no task text (metadata_only), so an async task's "
+                        "result cannot be read back later; give a callback_url to receive it"
+                    )
         task_id = orm.new_id()
         if request.media is not None:
             folder = self._task_folder(task_id)
@@ -387,7 +462,11 @@ class ServingRuntime(LoggingConfigurable):
             session.execute(update(orm.Task).where(orm.Task.id == task_id).values(
                 status=FAILED_TASK, error=reason, finished_at=now(), claimed_by=None,
                 lease_expires_at=None))
-            return self._task_shape(session, session.get(orm.Task, task_id))
+            shaped = self._task_shape(session, session.get(orm.Task, task_id))
+            forget = self._forget_text(session, task_id)
+        if forget:
+            self._remove_media(task_id)
+        return shaped
 
     @staticmethod
     def _task_shape(session, row: orm.Task) -> dict[str, Any]:
@@ -447,9 +526,11 @@ class ServingRuntime(LoggingConfigurable):
         for task_id, attempts in candidates:
             with self.store.session() as session:
                 if attempts >= self.task_max_attempts:
-                    session.execute(update(orm.Task).where(orm.Task.id == task_id, orphaned).values(
+                    gave_up = session.execute(update(orm.Task).where(orm.Task.id == task_id, orphaned).values(
                         status=FAILED_TASK, finished_at=at, claimed_by=None, lease_expires_at=None,
-                        error=f"gave up after {attempts} attempts (the serving processes stopped)"))
+                        error=f"gave up after {attempts} attempts (the serving processes stopped)")).rowcount
+                    if gave_up and self._forget_text(session, task_id):
+                        self._remove_media(task_id)
                     continue
                 won = session.execute(
                     update(orm.Task).where(orm.Task.id == task_id, orm.Task.status == QUEUED, orphaned)
@@ -467,6 +548,8 @@ class ServingRuntime(LoggingConfigurable):
                     request = self._request_of(row)
                 except AutoMLError as error:
                     row.status, row.error, row.finished_at, row.claimed_by = FAILED_TASK, error.message, at, None
+                    if self._forget_text(session, task_id):
+                        self._remove_media(task_id)
                     continue
             taken.append((task_id, target, request))
         return taken
@@ -501,11 +584,36 @@ class ServingRuntime(LoggingConfigurable):
                     self._held.add(task_id)
                     self._spawn(self._run_async(task_id, target, request))
                 await loop.run_in_executor(None, self._unload_idle)
+                if time.monotonic() >= self._next_cleanup:
+                    self._next_cleanup = time.monotonic() + self.task_cleanup_seconds
+                    await loop.run_in_executor(None, self.delete_expired_tasks)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.log.exception("jupyter_automl: the serving sweep failed; trying again")
             await asyncio.sleep(self.sweep_seconds)
+
+    def delete_expired_tasks(self, *, batch: int = 500) -> int:
+        """Delete the tasks that finished more than ``task_retention_days`` ago, with their
+        media files; how many. Queued tasks are kept. Several processes may run it at once."""
+        if self.task_retention_days <= 0:
+            return 0
+        cutoff = now() - timedelta(days=self.task_retention_days)
+        deleted = 0
+        while True:
+            with self.store.session() as session:
+                ids = history.expired_ids(session, cutoff, batch)
+                if ids:
+                    history.delete_ids(session, ids)
+            for task_id in ids:
+                self._remove_media(task_id)
+            deleted += len(ids)
+            if len(ids) < batch:
+                break
+        if deleted:
+            self.log.info("jupyter_automl: deleted %d tasks older than %g days", deleted,
+                          self.task_retention_days)
+        return deleted
 
     def restore(self) -> None:
         """Load every deployment that was complete (and finish any left deploying) when the

@@ -244,6 +244,7 @@ class Task(Base):
     __table_args__ = (
         Index("ix_tasks_deployment_created", "deployment_id", "created_at"),
         Index("ix_tasks_status", "status"),
+        Index("ix_tasks_finished", "finished_at"),  # the retention clean-up
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..errors import InvalidInput, NotFound
 
 DEFAULT_NEW_TOKENS = 256
 MAX_NEW_TOKENS = 4096
+MAX_STOP_SEQUENCES = 4
 
 
 def read_version(version_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -35,13 +37,28 @@ def read_version(version_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def stop_sequences(value: Any) -> tuple[str, ...]:
+    """The ``stop`` option: a string, or a list of up to four. The completion ends before the
+    first of them that it would contain."""
+    if value is None:
+        return ()
+    items = [value] if isinstance(value, str) else value
+    if (not isinstance(items, (list, tuple)) or len(items) > MAX_STOP_SEQUENCES
+            or not all(isinstance(s, str) and s for s in items)):
+        raise InvalidInput(
+            f"stop must be a non-empty string or a list of at most {MAX_STOP_SEQUENCES} non-empty "
+            f"strings, got {value!r}"
+        )
+    return tuple(dict.fromkeys(items))
+
+
 def generation_settings(options: Mapping[str, Any] | None) -> dict[str, Any]:
     options = dict(options or {})
-    unknown = set(options) - {"max_tokens", "temperature", "top_p", "seed"}
+    unknown = set(options) - {"max_tokens", "temperature", "top_p", "seed", "stop"}
     if unknown:
         raise InvalidInput(
             f"unknown generation option(s) {', '.join(sorted(unknown))}; "
-            "use max_tokens, temperature, top_p, seed"
+            "use max_tokens, temperature, top_p, seed, stop"
         )
     new_tokens = options.get("max_tokens", DEFAULT_NEW_TOKENS)
     if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens <= MAX_NEW_TOKENS:
@@ -52,8 +69,86 @@ def generation_settings(options: Mapping[str, Any] | None) -> dict[str, Any]:
     top_p = options.get("top_p", 1.0)
     if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
         raise InvalidInput(f"top_p must be a number in (0, 1], got {top_p!r}")
+    seed = options.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -2**63 <= seed < 2**63):
+        raise InvalidInput(f"seed must be a 64-bit integer, got {seed!r}")
     return {"max_new_tokens": new_tokens, "temperature": float(temperature), "top_p": float(top_p),
-            "seed": options.get("seed")}
+            "seed": seed, "stop": stop_sequences(options.get("stop"))}
+
+
+def _first_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Where the first stop sequence in ``text`` begins (None: there is none)."""
+    found = [at for at in (text.find(s) for s in stops) if at >= 0]
+    return min(found) if found else None
+
+
+def _safe_prefix(text: str, stops: Sequence[str]) -> str:
+    """The part of a completion in progress that can be sent: not a character still being
+    decoded, nor an end that may be the beginning of a stop sequence."""
+    text = text.rstrip("\ufffd")
+    keep = len(text)
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), 0, -1):
+            if text.endswith(stop[:size]):
+                keep = min(keep, len(text) - size)
+                break
+    return text[:keep]
+
+
+def _criterion(check: Callable[[torch.Tensor], list[bool]]) -> Any:
+    """A transformers stopping criterion from ``check(input_ids) -> [done per row]``."""
+    from transformers import StoppingCriteria
+
+    class Criterion(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            return torch.tensor(check(input_ids), dtype=torch.bool, device=input_ids.device)
+
+    return Criterion()
+
+
+class _Pieces:
+    """A transformers streamer that hands each new piece of one completion's text to
+    ``on_text`` as it is generated, never past a stop sequence (nor a part of one that may yet
+    turn out to be one), so that the pieces join to the completion :meth:`LLMPredictor._finish`
+    gives."""
+
+    def __init__(self, predictor: "LLMPredictor", stops: Sequence[str],
+                 on_text: Callable[[str], None]) -> None:
+        self.predictor = predictor
+        self.stops = stops
+        self.on_text = on_text
+        self.ends = predictor._stop_ids()
+        self.tokens: list[int] = []
+        self.sent = ""
+        self.prompt_seen = False
+        self.done = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self.prompt_seen:  # generate() hands over the prompt first
+            self.prompt_seen = True
+            return
+        if self.done:
+            return
+        for token in value.reshape(-1).tolist():
+            if token in self.ends:
+                self.done = True
+                break
+            self.tokens.append(token)
+        text = self.predictor._decode(self.tokens)
+        cut = _first_stop(text, self.stops)
+        if cut is not None:
+            self.done = True
+            self.send(text[:cut])
+        else:
+            self.send(_safe_prefix(text, self.stops))
+
+    def end(self) -> None:
+        """The rest is sent by :meth:`LLMPredictor.stream_ids`, from the final completion."""
+
+    def send(self, text: str) -> None:
+        if len(text) > len(self.sent):
+            piece, self.sent = text[len(self.sent):], text
+            self.on_text(piece)
 
 
 class LLMPredictor:
@@ -153,40 +248,95 @@ class LLMPredictor:
         for i, ids in enumerate(prompts):
             input_ids[i, width - len(ids):] = torch.tensor(list(ids), dtype=torch.long)
             attention[i, width - len(ids):] = 1
+        out = self.model.generate(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention.to(self.device),
+            **self._generation_kwargs(settings, width),
+        )
+        stops = settings.get("stop") or ()
+        answers = []
+        for i, ids in enumerate(prompts):
+            completion, tokens, finish = self._finish(out[i, width:].tolist(), stops)
+            answers.append({"completion": completion, "prompt_tokens": len(ids),
+                            "completion_tokens": tokens, "finish_reason": finish})
+        return answers
+
+    @torch.no_grad()
+    def stream_ids(self, prompt: Sequence[int], settings: Mapping[str, Any],
+                   on_text: Callable[[str], None], cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Complete one prompt as :meth:`generate_ids` does, handing each new piece of the
+        completion to ``on_text`` as soon as it is generated (on this thread). Setting
+        ``cancel`` stops the generation at the next token. Returns what :meth:`generate_ids`
+        returns for the prompt; the pieces join to its ``completion``."""
+        stops = settings.get("stop") or ()
+        streamer = _Pieces(self, stops, on_text)
+        input_ids = torch.tensor([list(prompt)], dtype=torch.long, device=self.device)
+        out = self.model.generate(
+            input_ids=input_ids, attention_mask=torch.ones_like(input_ids), streamer=streamer,
+            **self._generation_kwargs(settings, len(prompt), cancel),
+        )
+        completion, tokens, finish = self._finish(out[0, len(prompt):].tolist(), stops)
+        streamer.send(completion)
+        return {"completion": completion, "prompt_tokens": len(prompt), "completion_tokens": tokens,
+                "finish_reason": finish}
+
+    def _generation_kwargs(self, settings: Mapping[str, Any], start: int,
+                           cancel: threading.Event | None = None) -> dict[str, Any]:
+        """``generate()``'s arguments for the settings (seeding the sampler when asked);
+        ``start`` is where the completions begin in the rows."""
+        from transformers import StoppingCriteriaList
+
         sample = settings["temperature"] > 0
         if settings["seed"] is not None:
             torch.manual_seed(int(settings["seed"]))
-        kwargs: dict[str, Any] = {"do_sample": sample}
+        kwargs: dict[str, Any] = {"do_sample": sample, "max_new_tokens": settings["max_new_tokens"],
+                                  "pad_token_id": self.tokenizer.pad_token_id}
         if sample:
             kwargs.update(temperature=settings["temperature"], top_p=settings["top_p"])
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
-        out = self.model.generate(
-            input_ids=input_ids.to(self.device),
-            attention_mask=attention.to(self.device),
-            max_new_tokens=settings["max_new_tokens"],
-            pad_token_id=pad,
-            **kwargs,
-        )
-        stops = self._stop_ids()
-        answers = []
-        for i, ids in enumerate(prompts):
-            new = out[i, width:].tolist()
-            finish = "length"
-            for n, token in enumerate(new):
-                if token in stops:
-                    new, finish = new[: n + 1], "stop"
-                    break
-            text_ids = [t for t in new if t not in stops]
-            answers.append(
-                {
-                    "completion": self.tokenizer.decode(text_ids, skip_special_tokens=True),
-                    "prompt_tokens": len(ids),
-                    "completion_tokens": len(new),
-                    "finish_reason": finish,
-                }
-            )
-        return answers
+        criteria = []
+        stops = settings.get("stop") or ()
+        if stops:
+            ends = self._stop_ids()
+            window = max(len(s) for s in stops) + 4  # tokens enough to hold a new occurrence
+
+            def stopped(input_ids: torch.Tensor) -> list[bool]:
+                rows = input_ids[:, start:].tolist()
+                return [_first_stop(self._decode([t for t in row if t not in ends][-window:]), stops)
+                        is not None for row in rows]
+
+            criteria.append(_criterion(stopped))
+        if cancel is not None:
+            criteria.append(_criterion(lambda input_ids: [cancel.is_set()] * input_ids.shape[0]))
+        if criteria:
+            kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
+        return kwargs
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def _finish(self, new: list[int], stops: Sequence[str]) -> tuple[str, int, str]:
+        """One row's new tokens as ``(completion, tokens generated, finish reason)``: up to the
+        first end-of-sequence token (counted), or to the first stop sequence (left out of the
+        completion; counted are the tokens up to the one that completed it)."""
+        ends = self._stop_ids()
+        end = next((n for n, token in enumerate(new) if token in ends), None)
+        body = new if end is None else new[:end]
+        text = self._decode(body)
+        cut = _first_stop(text, stops)
+        if cut is not None:
+            low, high = 1, len(body)  # the fewest tokens whose text holds a stop sequence
+            while low < high:
+                middle = (low + high) // 2
+                if _first_stop(self._decode(body[:middle]), stops) is None:
+                    low = middle + 1
+                else:
+                    high = middle
+            return text[:cut], low, "stop"
+        if end is not None:
+            return text, end + 1, "stop"
+        return text, len(new), "length"
 
     def _stop_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id

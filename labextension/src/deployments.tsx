@@ -82,6 +82,14 @@ export function DeploymentItem(props: {
         <span className={`jp-AutoML-badge jp-AutoML-badge-${BADGE[d.status] ?? 'info'}`}>
           {d.status}
         </span>
+        {d.metadata_only && (
+          <span
+            className="jp-AutoML-badge jp-AutoML-badge-info"
+            title="Its tasks keep no input or output text: status, times, token counts and key only"
+          >
+            metadata only
+          </span>
+        )}
       </div>
       <div className="jp-AutoML-itemMeta">
         {d.model_name} v{d.version} · {d.requests.toLocaleString()} requests ·{' '}

@@ -562,6 +562,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/automl/api/deployments/{deployment}/tasks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The deployment's task history (sync, async and playground tasks), newest first.
+         * @description Tasks are kept `c.ServingRuntime.task_retention_days` after they finish (default 30).
+         *     Pass `next_cursor` back as `cursor` for the next, older page; tasks that arrive between
+         *     pages do not shift it. `since` and `until` take an ISO 8601 time (UTC when it names no
+         *     zone) or a duration back from now (`30m`, `24h`, `7d`) and filter on the creation time.
+         */
+        get: operations["listDeploymentTasks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/api/deployments/{deployment}/tasks/{task_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        /** One task of the deployment's history. */
+        get: operations["getDeploymentTask"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/automl/api/models/{model}/versions/{version}/playground": {
         parameters: {
             query?: never;
@@ -654,6 +701,75 @@ export interface paths {
         };
         /** `jupyter automl serve` only: the process answers. */
         get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A chat completion from a deployed LLM, as OpenAI's API gives it.
+         * @description `messages` become the task API's LLM options, so the prompt is built by the chat
+         *     template the model was trained with: the leading `system` (or `developer`) messages are
+         *     the system prompt, the `user`/`assistant` turns before the last are the prompt history,
+         *     and the last message (the user's) is the prompt. Greedy unless `temperature` > 0;
+         *     `max_tokens` (or `max_completion_tokens`) 256 by default. `stop` ends the completion
+         *     before the first stop sequence (`finish_reason: stop`); `seed` makes sampling
+         *     reproducible. With `stream: true` the answer is a stream of server-sent events
+         *     (`data: <chat.completion.chunk>`), each piece sent as it is generated, then a chunk with
+         *     the `finish_reason`, with `stream_options.include_usage` a last chunk with `usage` and
+         *     no choices, then `data: [DONE]`. An error after the stream began is sent as
+         *     `data: {"error": ...}`.
+         */
+        post: operations["openaiChatCompletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A text completion from a deployed LLM, as OpenAI's legacy completions API gives it.
+         * @description `prompt` is the task's `text_data` (a chat model reads it as one user message through
+         *     its chat template). The options and streaming are those of chat completions; the
+         *     stream's chunks are `text_completion` objects.
+         */
+        post: operations["openaiCompletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The deployments the key may use (its own deployment, when it is an LLM). */
+        get: operations["openaiModels"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1001,7 +1117,8 @@ export interface components {
          * @description LLMs: `system_prompt`, `prompt_history` (a list of `{"content", "role"}` turns, oldest
          *     first, or that list as JSON text), `roles` (`{"user": name, "model": name}`),
          *     `max_tokens` (1..4096, default 256), `temperature` (0..5, 0 = greedy), `top_p` (0..1],
-         *     `seed`. Classifiers: `top_k` (keep the best k classes of each head). Any other option
+         *     `seed`, `stop` (a string or up to four; the completion ends before the first).
+         *     Classifiers: `top_k` (keep the best k classes of each head). Any other option
          *     is refused.
          */
         TaskOptions: {
@@ -1018,6 +1135,7 @@ export interface components {
             temperature?: number;
             top_p?: number;
             seed?: number;
+            stop?: string | string[];
             top_k?: number;
         };
         /** @description Exactly one of `text_data` and `url` (or a `media` file in a multipart request). */
@@ -1031,6 +1149,121 @@ export interface components {
              * @description Async tasks only.
              */
             callback_url?: string;
+        };
+        OpenAIError: {
+            error: {
+                message: string;
+                /** @enum {unknown} */
+                type: "invalid_request_error" | "server_error";
+                /** @description The request field at fault. */
+                param: string | null;
+                /** @description `invalid_api_key`, `model_not_found`, `model_not_supported`, or null. */
+                code: string | null;
+            };
+        };
+        OpenAIMessage: {
+            /** @enum {unknown} */
+            role: "system" | "developer" | "user" | "assistant";
+            content?: string | {
+                /** @constant */
+                type: "text";
+                text: string;
+            }[];
+            name?: string;
+        };
+        /**
+         * @description Fields OpenAI defines that a deployment cannot honour are refused when set (`n` other than
+         *     1, penalties other than 0, `logit_bias`, logprobs, tools, JSON response formats); other
+         *     unknown fields are ignored.
+         */
+        OpenAIGenerationOptions: {
+            /** @description The deployment's name (or id); it must be the deployment of the key. */
+            model: string;
+            max_tokens?: number | null;
+            temperature?: number | null;
+            top_p?: number | null;
+            seed?: number | null;
+            stop?: string | string[] | null;
+            /** @constant */
+            n?: 1;
+            stream?: boolean | null;
+            stream_options?: {
+                include_usage?: boolean;
+            } | null;
+        };
+        OpenAIChatRequest: components["schemas"]["OpenAIGenerationOptions"] & {
+            messages: components["schemas"]["OpenAIMessage"][];
+            max_completion_tokens?: number | null;
+        };
+        OpenAICompletionRequest: components["schemas"]["OpenAIGenerationOptions"] & {
+            prompt: string | string[];
+        };
+        OpenAIUsage: {
+            prompt_tokens: number;
+            completion_tokens: number;
+            total_tokens: number;
+        };
+        OpenAIChatCompletion: {
+            /** @description `chatcmpl-` and the id of the task that recorded the answer. */
+            id: string;
+            /** @constant */
+            object: "chat.completion";
+            created: number;
+            model: string;
+            system_fingerprint: null;
+            choices: {
+                /** @constant */
+                index: 0;
+                message: {
+                    /** @constant */
+                    role: "assistant";
+                    content: string;
+                    refusal: null;
+                };
+                logprobs: null;
+                /** @enum {unknown} */
+                finish_reason: "stop" | "length";
+            }[];
+            usage: components["schemas"]["OpenAIUsage"];
+        };
+        OpenAITextCompletion: {
+            /** @description `cmpl-` and the id of the task that recorded the answer. */
+            id: string;
+            /** @constant */
+            object: "text_completion";
+            created: number;
+            model: string;
+            system_fingerprint: null;
+            choices: {
+                /** @constant */
+                index: 0;
+                text: string;
+                logprobs: null;
+                /** @enum {unknown} */
+                finish_reason: "stop" | "length";
+            }[];
+            usage: components["schemas"]["OpenAIUsage"];
+        };
+        /**
+         * @description Server-sent events, one `data: <JSON>` line and a blank line each: `chat.completion.chunk`
+         *     objects (`choices[0].delta` with the `role` first, then each piece of `content`) or
+         *     `text_completion` objects (`choices[0].text`); the last chunk with choices has the
+         *     `finish_reason`; with `stream_options.include_usage` every chunk has `usage: null`
+         *     except a final one with `choices: []` and the usage. The stream ends with
+         *     `data: [DONE]`.
+         */
+        OpenAIEventStream: string;
+        OpenAIModelList: {
+            /** @constant */
+            object: "list";
+            data: {
+                /** @description The deployment's name; use it as `model`. */
+                id: string;
+                /** @constant */
+                object: "model";
+                created: number;
+                owned_by: string;
+            }[];
         };
         TaskForm: {
             /** Format: binary */
@@ -1111,6 +1344,13 @@ export interface components {
             version?: number | null;
             /** @description 1-100 letters, digits, '-', '_', '.'; default <model>-v<version>. */
             name?: string | null;
+            /**
+             * @description For data that must not be stored: the deployment's tasks keep status, times, token
+             *     counts, key id and an input hash, but no input or output text. An async task holds
+             *     its input only while queued and must give a `callback_url` to receive its result.
+             * @default false
+             */
+            metadata_only?: boolean;
         };
         ApiKeyInfo: {
             id: components["schemas"]["Id"];
@@ -1155,6 +1395,8 @@ export interface components {
             /** Format: date-time */
             undeployed_at: string | null;
             keys: components["schemas"]["ApiKeyInfo"][];
+            /** @description Its tasks keep no input or output text (status, times, tokens, key id, input hash only). */
+            metadata_only: boolean;
         };
         DeploymentCreated: {
             id: components["schemas"]["Id"];
@@ -1177,6 +1419,8 @@ export interface components {
             /** Format: date-time */
             undeployed_at: string | null;
             keys: components["schemas"]["ApiKeyInfo"][];
+            /** @description Its tasks keep no input or output text (status, times, tokens, key id, input hash only). */
+            metadata_only: boolean;
             new_keys: components["schemas"]["NewApiKey"][];
         };
         PlaygroundInfo: {
@@ -1188,6 +1432,58 @@ export interface components {
             expires_at: string | null;
             /** @description The deployment that answers this version's playground requests, unlimited. */
             deployment_id: string | null;
+        };
+        /** @enum {string} */
+        TaskState: "queued" | "succeeded" | "failed";
+        /**
+         * @description A task in a deployment's history. The key that sent it is named by its id, slot and
+         *     prefix, never the key. Where the deployment keeps metadata only, `input`,
+         *     `input_preview` and `output` are null.
+         */
+        TaskRecord: {
+            id: components["schemas"]["Id"];
+            deployment_id: string | null;
+            version_id: string | null;
+            /** @description sync, async or playground. */
+            kind: string;
+            status: components["schemas"]["TaskState"];
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When its model call began.
+             */
+            started_at: string | null;
+            /** Format: date-time */
+            finished_at: string | null;
+            /** @description From arrival to the answer; null while queued. */
+            latency_ms: number | null;
+            prompt_tokens: number;
+            completion_tokens: number;
+            /** @description The key's id; null for the playground and the Python API. */
+            api_key_id: string | null;
+            api_key_slot: number | null;
+            api_key_prefix: string | null;
+            error: string | null;
+            /** @description Runs an async task took (a restart may run it again). */
+            attempts: number;
+            /** @description No input or output text is kept. */
+            metadata_only: boolean;
+            /** @enum {string|null} */
+            input_type: "text_data" | "url" | "media" | null;
+            /** @description SHA-256 of the input. */
+            input_hash: string | null;
+            /** @description The input's first characters. */
+            input_preview: string | null;
+            /** @description The input as received (text_data, url or media by name, size and SHA-256, and options). */
+            input: Record<string, unknown> | null;
+            /** @description As in the task API (classifier heads, or one completion); null until it succeeded. */
+            output: unknown[] | null;
+        };
+        TaskPage: {
+            tasks: components["schemas"]["TaskRecord"][];
+            /** @description Pass as `cursor` for the next, older page; null on the last page. */
+            next_cursor: string | null;
         };
     };
     responses: {
@@ -1218,6 +1514,44 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description OpenAI-compatible API; bad input (`param` names the field), or a deployment that is not an LLM. */
+        OpenAIBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+        /** @description OpenAI-compatible API; a missing, wrong or revoked key (code `invalid_api_key`). */
+        OpenAIUnauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+        /** @description OpenAI-compatible API; `model` is not the key's deployment, or the deployment is undeployed (code `model_not_found`). */
+        OpenAINotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
+            };
+        };
+        /** @description OpenAI-compatible API; the deployment's queue is full or it is still deploying; try again after Retry-After seconds. */
+        OpenAIUnavailable: {
+            headers: {
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAIError"];
             };
         };
         /** @description Bad input; the message says which field and why. */
@@ -2194,6 +2528,67 @@ export interface operations {
             409: components["responses"]["Conflict"];
         };
     };
+    listDeploymentTasks: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["TaskState"];
+                /** @description Only tasks created at or after this time. */
+                since?: string;
+                /** @description Only tasks created before this time. */
+                until?: string;
+                limit?: number;
+                /** @description The `next_cursor` of the page before. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of tasks. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    getDeploymentTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+                task_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The task. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskRecord"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     playgroundUsage: {
         parameters: {
             query?: never;
@@ -2361,6 +2756,87 @@ export interface operations {
                     };
                 };
             };
+        };
+    };
+    openaiChatCompletions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAIChatRequest"];
+            };
+        };
+        responses: {
+            /** @description The completion, or with `stream` its server-sent events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIChatCompletion"];
+                    "text/event-stream": components["schemas"]["OpenAIEventStream"];
+                };
+            };
+            400: components["responses"]["OpenAIBadRequest"];
+            401: components["responses"]["OpenAIUnauthorized"];
+            404: components["responses"]["OpenAINotFound"];
+            503: components["responses"]["OpenAIUnavailable"];
+        };
+    };
+    openaiCompletions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAICompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description The completion, or with `stream` its server-sent events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAITextCompletion"];
+                    "text/event-stream": components["schemas"]["OpenAIEventStream"];
+                };
+            };
+            400: components["responses"]["OpenAIBadRequest"];
+            401: components["responses"]["OpenAIUnauthorized"];
+            404: components["responses"]["OpenAINotFound"];
+            503: components["responses"]["OpenAIUnavailable"];
+        };
+    };
+    openaiModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models, named by deployment name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAIModelList"];
+                };
+            };
+            401: components["responses"]["OpenAIUnauthorized"];
+            404: components["responses"]["OpenAINotFound"];
+            503: components["responses"]["OpenAIUnavailable"];
         };
     };
 }

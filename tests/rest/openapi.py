@@ -18,14 +18,14 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
-from openapi_core.deserializing.media_types.util import json_loads
+from openapi_core.deserializing.media_types.util import json_loads, plain_loads
 from tornado.httpclient import HTTPRequest, HTTPResponse
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 import jupyter_automl.rest
 
 DOCUMENT = Path(jupyter_automl.rest.__file__).parent / "openapi.yaml"
-API_PREFIX = "/automl/api/"
+API_PREFIX = "/automl/"  # the management and task APIs, and the OpenAI-compatible /automl/v1
 SAMPLES = ("0" * 32, "a-name", "1")
 def sample_path(pattern: str) -> str:
     """A route's pattern with a value in place of each parameter: the first of an id, a name
@@ -45,8 +45,9 @@ def document() -> dict[str, Any]:
 
 @functools.cache
 def spec() -> OpenAPI:
-    # Notebooks are JSON under a media type of their own.
-    config = Config(extra_media_type_deserializers={"application/x-ipynb+json": json_loads})
+    # Notebooks are JSON under a media type of their own; server-sent events are text.
+    config = Config(extra_media_type_deserializers={"application/x-ipynb+json": json_loads,
+                                                    "text/event-stream": plain_loads})
     return OpenAPI.from_dict(document(), config=config)
 
 

@@ -32,6 +32,7 @@ RESPONSE_SHAPES = {
         "DatasetInfo", "DatasetDetail", "SnapshotInfo", "SnapshotDetail", "SplitInfo",
         "BaseModelInfo", "ModelInfo", "ModelDetail", "VersionInfo", "JobInfo", "WorkerInfo",
         "ApiKeyInfo", "DeploymentInfo", "NewApiKey", "DeploymentCreated", "PlaygroundInfo",
+        "TaskRecord", "TaskPage",
     )
 }
 REQUEST_SHAPES = {

@@ -15,6 +15,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import openai
 from sqlalchemy import select
 
 from jupyter_automl.store import orm
@@ -108,6 +109,12 @@ def test_async_tasks_survive_sigkill_and_run_exactly_once(trained, tmp_path):
         code, task = _call(port, "POST", "task/sync", key, {"text_data": "after the restart",
                                                             "options": {"max_tokens": 4}})
         assert code == 200 and task["state"] == "succeeded"
+        # The OpenAI-compatible API is served too (streamed here).
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/automl/v1", api_key=key, max_retries=0)
+        with client.chat.completions.create(model="bot-v1", messages=[{"role": "user", "content": "hi"}],
+                                            max_tokens=4, stream=True) as chunks:
+            finished = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+        assert finished in (["length"], ["stop"])
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait(timeout=30)

@@ -7,7 +7,8 @@ import { IDeployment } from '../models';
 const deployment: IDeployment = {
   id: 'd1', name: 'support-bot-v1', version_id: 'v1', model_id: 'm1', model_name: 'support-bot',
   model_type: 'llm_chat', version: 1, status: 'deploying', error: null, requests: 0, tokens: 0,
-  errors: 0, created_at: '2026-11-23T10:00:00Z', deployed_at: null, undeployed_at: null, keys: []
+  errors: 0, created_at: '2026-11-23T10:00:00Z', deployed_at: null, undeployed_at: null, keys: [],
+  metadata_only: false
 };
 
 describe('the keys of a new deployment', () => {

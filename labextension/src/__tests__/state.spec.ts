@@ -66,7 +66,7 @@ describe('AutoMLModel', () => {
       id: 'd1', name: 'reviews-v1', version_id: 'v1', model_id: 'm1', model_name: 'reviews',
       model_type: 'text_classification' as const, version: 1, status: 'deploying' as const,
       error: null, requests: 0, tokens: 0, errors: 0, created_at: '2026-11-23T10:00:00Z',
-      deployed_at: null, undeployed_at: null, keys: []
+      deployed_at: null, undeployed_at: null, keys: [], metadata_only: false
     };
     model.addDeployment(deployment);
     expect(model.hasActiveWork).toBe(true);
