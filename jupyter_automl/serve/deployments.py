@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -19,13 +20,29 @@ from ..errors import Conflict, InvalidInput, NotFound, Unauthorized
 from ..schemas import ApiKeyInfo, DeploymentInfo, NewApiKey
 from ..store import Store, orm
 from ..store.orm import utcnow as now
-from .history import is_metadata_only
 from .keys import hash_key, new_key
 
 DEPLOYING, COMPLETE, FAILED, UNDEPLOYED = "deploying", "complete", "failed", "undeployed"
 ACTIVE = (DEPLOYING, COMPLETE)
 SLOTS = (1, 2)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+METADATA_ONLY = "metadata_only"  # the deployment option: its tasks keep no input or output text
+
+
+def is_metadata_only(options: dict[str, Any] | None) -> bool:
+    return bool((options or {}).get(METADATA_ONLY))
+
+
+def deployment_row(session: Session, deployment: str) -> orm.Deployment:
+    """A deployment by id or by name."""
+    row = session.get(orm.Deployment, deployment) if len(deployment) == 32 else None
+    if row is None:
+        row = session.scalar(select(orm.Deployment).where(orm.Deployment.name == deployment))
+    if row is None:
+        raise NotFound(f"no deployment named or with id {deployment!r}")
+    return row
 
 
 @dataclass(frozen=True)
@@ -51,12 +68,7 @@ class DeploymentRegistry:
 
     # reading
     def _row(self, session: Session, deployment: str) -> orm.Deployment:
-        row = session.get(orm.Deployment, deployment) if len(deployment) == 32 else None
-        if row is None:
-            row = session.scalar(select(orm.Deployment).where(orm.Deployment.name == deployment))
-        if row is None:
-            raise NotFound(f"no deployment named or with id {deployment!r}")
-        return row
+        return deployment_row(session, deployment)
 
     def _info(self, session: Session, row: orm.Deployment) -> DeploymentInfo:
         version = session.get(orm.ModelVersion, row.version_id)

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidInput, NotFound
 from ..schemas import TaskPage, TaskRecord
 from ..store import orm
+from .deployments import METADATA_ONLY, deployment_row, is_metadata_only
 from .tasks import FAILED, QUEUED, SUCCEEDED
 
-METADATA_ONLY = "metadata_only"  # the deployment option (Deployment.options) and the marker
 STATUSES = (QUEUED, SUCCEEDED, FAILED)
 MAX_LIMIT = 500
 PREVIEW_CHARS = 80
@@ -39,10 +39,6 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 # ------------------------------------------------------------------ metadata-only mode
-def is_metadata_only(options: dict[str, Any] | None) -> bool:
-    return bool((options or {}).get(METADATA_ONLY))
-
-
 def keeps_text(session: Session, deployment_id: str | None) -> bool:
     """Whether the tasks of a deployment keep their input and output text (the session's
     identity map makes this one query per deployment and transaction)."""
@@ -167,15 +163,6 @@ def record(row: orm.Task, key: orm.ApiKey | None, *, deployment_metadata_only: b
     )
 
 
-def _deployment(session: Session, deployment: str) -> orm.Deployment:
-    row = session.get(orm.Deployment, deployment) if len(deployment) == 32 else None
-    if row is None:
-        row = session.scalar(select(orm.Deployment).where(orm.Deployment.name == deployment))
-    if row is None:
-        raise NotFound(f"no deployment named or with id {deployment!r}")
-    return row
-
-
 def list_tasks(session: Session, deployment: str, *, status: str | None = None,
                since: datetime | str | None = None, until: datetime | str | None = None,
                limit: int = 50, cursor: str | None = None) -> TaskPage:
@@ -183,7 +170,7 @@ def list_tasks(session: Session, deployment: str, *, status: str | None = None,
     status, limit = check_status(status), check_limit(limit)
     start, end = parse_time(since, "since"), parse_time(until, "until")
     after = decode_cursor(cursor) if cursor else None
-    row = _deployment(session, deployment)
+    row = deployment_row(session, deployment)
     query = (select(orm.Task, orm.ApiKey)
              .outerjoin(orm.ApiKey, orm.Task.api_key_id == orm.ApiKey.id)
              .where(orm.Task.deployment_id == row.id))
@@ -208,7 +195,7 @@ def list_tasks(session: Session, deployment: str, *, status: str | None = None,
 
 
 def get_task(session: Session, deployment: str, task_id: str) -> TaskRecord:
-    row = _deployment(session, deployment)
+    row = deployment_row(session, deployment)
     found = session.execute(
         select(orm.Task, orm.ApiKey).outerjoin(orm.ApiKey, orm.Task.api_key_id == orm.ApiKey.id)
         .where(orm.Task.id == task_id, orm.Task.deployment_id == row.id)

@@ -16,6 +16,7 @@ import { call } from './api';
 import { isActive } from './jobs';
 import { playgroundNotebook } from './playgroundNotebook';
 import { AutoMLPanel } from './panel';
+import { PanelForm } from './state';
 
 /** Command ids. */
 export namespace CommandIDs {
@@ -158,24 +159,29 @@ const plugin: JupyterFrontEndPlugin<void> = {
       icon,
       execute: show
     });
-    app.commands.addCommand(CommandIDs.upload, {
-      label: args => (args['isLauncher'] ? 'Upload dataset' : 'AutoML: Upload dataset'),
-      caption: 'Upload a CSV (or a zip of images), validate it and freeze it into a snapshot',
-      icon,
-      execute: () => {
-        panel.model.showForm('upload');
-        show();
-      }
-    });
-    app.commands.addCommand(CommandIDs.newModel, {
-      label: args => (args['isLauncher'] ? 'New model' : 'AutoML: New model'),
-      caption: 'Create a model from a snapshot and a base model, and train it',
-      icon,
-      execute: () => {
-        panel.model.showForm('new-model');
-        show();
-      }
-    });
+    /** A command that opens one of the panel's forms (also a launcher card). */
+    const formCommand = (id: string, form: PanelForm, label: string, caption: string) =>
+      app.commands.addCommand(id, {
+        label: args => (args['isLauncher'] ? label : `AutoML: ${label}`),
+        caption,
+        icon,
+        execute: () => {
+          panel.model.showForm(form);
+          show();
+        }
+      });
+    formCommand(
+      CommandIDs.upload,
+      'upload',
+      'Upload dataset',
+      'Upload a CSV (or a zip of images), validate it and freeze it into a snapshot'
+    );
+    formCommand(
+      CommandIDs.newModel,
+      'new-model',
+      'New model',
+      'Create a model from a snapshot and a base model, and train it'
+    );
     app.commands.addCommand(CommandIDs.openReport, {
       label: 'AutoML: Open training report',
       caption: "Open a version's executed training notebook",
