@@ -14,6 +14,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 import automlSvg from '../style/icons/automl.svg';
 import { call } from './api';
 import { isActive } from './jobs';
+import { IJob } from './models';
 import { playgroundNotebook } from './playgroundNotebook';
 import { AutoMLPanel } from './panel';
 import { PanelForm } from './state';
@@ -182,53 +183,57 @@ const plugin: JupyterFrontEndPlugin<void> = {
       'New model',
       'Create a model from a snapshot and a base model, and train it'
     );
-    app.commands.addCommand(CommandIDs.openReport, {
-      label: 'AutoML: Open training report',
-      caption: "Open a version's executed training notebook",
-      execute: async args => {
-        let target: { model: string; version: number } | null = null;
-        if (typeof args['model'] === 'string' && typeof args['version'] === 'number') {
-          target = { model: args['model'], version: args['version'] };
-        } else {
-          await panel.model.refresh();
-          const done = panel.model.jobs.items.filter(j => !isActive(j));
-          target = await pickVersion(
-            'Open the training report of',
-            done.map(j => ({ model: j.model_name, version: j.version }))
-          );
+    /**
+     * A command on one version: the version given as arguments (`model`,
+     * `version`), or else picked from the jobs that `eligible` accepts.
+     */
+    const versionCommand = (
+      id: string,
+      label: string,
+      caption: string,
+      question: string,
+      eligible: (job: IJob) => boolean,
+      act: (model: string, version: number) => Promise<void>
+    ) =>
+      app.commands.addCommand(id, {
+        label,
+        caption,
+        execute: async args => {
+          let target: { model: string; version: number } | null = null;
+          if (typeof args['model'] === 'string' && typeof args['version'] === 'number') {
+            target = { model: args['model'], version: args['version'] };
+          } else {
+            await panel.model.refresh();
+            target = await pickVersion(
+              question,
+              panel.model.jobs.items
+                .filter(eligible)
+                .map(j => ({ model: j.model_name, version: j.version }))
+            );
+          }
+          if (target) {
+            await act(target.model, target.version);
+          }
         }
-        if (target) {
-          await openReport(app, docManager, reportsFolder, target.model, target.version);
-        }
-      }
-    });
-    app.commands.addCommand(CommandIDs.openPlayground, {
-      label: 'AutoML: Open chat playground notebook',
-      caption: 'A notebook with the chat widget for a trained LLM version',
-      execute: async args => {
-        let target: { model: string; version: number } | null = null;
-        if (typeof args['model'] === 'string' && typeof args['version'] === 'number') {
-          target = { model: args['model'], version: args['version'] };
-        } else {
-          await panel.model.refresh();
-          const llms = new Set(
-            panel.model.models.items
-              .filter(m => m.model_type.startsWith('llm_'))
-              .map(m => m.name)
-          );
-          const trained = panel.model.jobs.items.filter(
-            j => j.status === 'succeeded' && llms.has(j.model_name)
-          );
-          target = await pickVersion(
-            'Chat with',
-            trained.map(j => ({ model: j.model_name, version: j.version }))
-          );
-        }
-        if (target) {
-          await panel.actions.openPlayground(target.model, target.version);
-        }
-      }
-    });
+      });
+    versionCommand(
+      CommandIDs.openReport,
+      'AutoML: Open training report',
+      "Open a version's executed training notebook",
+      'Open the training report of',
+      job => !isActive(job),
+      panel.actions.openReport
+    );
+    const isLLM = (name: string) =>
+      panel.model.models.items.some(m => m.name === name && m.model_type.startsWith('llm_'));
+    versionCommand(
+      CommandIDs.openPlayground,
+      'AutoML: Open chat playground notebook',
+      'A notebook with the chat widget for a trained LLM version',
+      'Chat with',
+      job => job.status === 'succeeded' && isLLM(job.model_name),
+      panel.actions.openPlayground
+    );
     if (palette) {
       for (const command of [
         CommandIDs.open,
