@@ -34,6 +34,9 @@ test-deps:
 # The browser tests save screenshots of each step here (kept by CI as test artifacts).
 test: export JUPYTER_AUTOML_SCREENSHOTS ?= $(abspath test-artifacts/screenshots)
 # Two pytest workers (one per core here): most long tests wait on kernels, servers and browsers.
+# One torch/OpenMP thread per process: two workers with two spinning threads each on two cores
+# made the longest training test four times slower than when it runs alone.
+test: export OMP_NUM_THREADS ?= 1
 test: install test-deps
 	cd labextension && jlpm test
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=25
