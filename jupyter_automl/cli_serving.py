@@ -74,6 +74,37 @@ def cmd_deployments_show(automl, args) -> int:
     return 0
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _usage_row(label: str, figures: UsageFigures) -> str:
+    return (f"{label:24} {figures.requests:>9} {figures.tokens:>11} {figures.errors:>7} "
+            f"{_ms(figures.p50_ms):>10} {_ms(figures.p99_ms):>10}")
+
+
+def cmd_deployments_usage(automl, args) -> int:
+    report = automl.usage(args.deployment, args.days)
+    if args.json:
+        _print_json(report.to_json())
+        return 0
+    header = _usage_row("", UsageFigures(requests=0, prompt_tokens=0, completion_tokens=0, tokens=0,
+                                         errors=0, p50_ms=None, p99_ms=None))
+    columns = f"{'':24} {'requests':>9} {'tokens':>11} {'errors':>7} {'p50 ms':>10} {'p99 ms':>10}"
+    del header
+    print(f"usage of {report.deployment_name} ({report.deployment_id}), "
+          f"{report.since} to {report.until} (UTC)")
+    print(columns.replace(" " * 24, f"{'day':24}", 1))
+    for day in report.days:
+        print(_usage_row(str(day.day), day.figures))
+    print(_usage_row("total", report.total))
+    print(columns.replace(" " * 24, f"{'key':24}", 1))
+    for key in report.keys:
+        label = f"slot {key.api_key_slot} ({key.api_key_prefix}...)" if key.api_key_id else "no key"
+        print(_usage_row(label, key.figures))
+    return 0
+
+
 def cmd_keys_rotate(automl, args) -> int:
     key = automl.rotate_key(args.deployment, args.slot)
     if args.json:

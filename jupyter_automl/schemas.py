@@ -5,7 +5,7 @@ They are separate from the ORM rows (store/orm.py); the public API converts one 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -241,6 +241,23 @@ class TaskPage(Shape):
     next_cursor: str | None
 
 
+class BatchInfo(Shape):
+    """A file of inputs submitted to a deployment, and how far its rows are."""
+
+    id: str
+    deployment_id: str
+    file_name: str
+    rows: int
+    queued: int
+    succeeded: int
+    failed: int
+    done: int
+    state: str  # running while a row is queued, then completed
+    created_at: datetime
+    finished_at: datetime | None
+    warnings: list[dict[str, Any]]
+
+
 class PlaygroundInfo(Shape):
     version_id: str
     requests: int
@@ -248,3 +265,45 @@ class PlaygroundInfo(Shape):
     remaining: int
     expires_at: datetime | None
     deployment_id: str | None
+
+
+class UsageFigures(Shape):
+    """Requests, tokens and errors (failed tasks) of a set of tasks, and the latency (arrival
+    to answer) percentiles of those that finished: null when none did."""
+
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    tokens: int  # prompt + completion
+    errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+
+
+class KeyUsage(Shape):
+    """One key's figures: never the key itself (its id, slot and prefix); all three null for
+    the tasks asked without a key (playground, Python API, batches)."""
+
+    api_key_id: str | None
+    api_key_slot: int | None
+    api_key_prefix: str | None
+    figures: UsageFigures
+
+
+class UsageDay(Shape):
+    day: date  # a UTC calendar day
+    figures: UsageFigures
+    keys: list[KeyUsage]  # the keys that asked that day
+
+
+class UsageReport(Shape):
+    """A deployment's usage per UTC day (every day from ``since`` to ``until``, oldest first)
+    and per key over the whole range."""
+
+    deployment_id: str
+    deployment_name: str
+    since: date
+    until: date
+    total: UsageFigures
+    days: list[UsageDay]
+    keys: list[KeyUsage]

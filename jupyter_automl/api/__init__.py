@@ -17,6 +17,7 @@ from ..model_types import ModelType
 from ..paths import default_data_dir
 from ..schemas import BaseModelInfo
 from ..store import Store, default_store_url
+from .batches import BatchesAPI
 from .datasets import DatasetsAPI
 from .deployments import DeploymentsAPI
 from .jobs import Job, JobFailed, JobsAPI
@@ -25,7 +26,7 @@ from .tasks import TasksAPI
 __all__ = ["AutoML", "Job", "JobFailed"]
 
 
-class AutoML(DatasetsAPI, JobsAPI, TasksAPI, DeploymentsAPI, LoggingConfigurable):
+class AutoML(DatasetsAPI, JobsAPI, BatchesAPI, TasksAPI, DeploymentsAPI, LoggingConfigurable):
     """Datasets, snapshots, models, training jobs and base models over one store and one data
     directory.
 

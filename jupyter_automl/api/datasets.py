@@ -12,6 +12,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from ..base_models import load_tokenizer
+from ..base_models.entry import BaseModelEntry
 from ..datasets import snapshots as snapshot_files
 from ..datasets.examples import EXAMPLES
 from ..datasets.report import ValidationReport
@@ -61,7 +62,13 @@ class DatasetsAPI(APIPart):
     ) -> ValidationSettings:
         """The rules a file of this type is checked against with this base model."""
         kind = ModelType.parse(model_type)
-        entry = self._base_model(kind, base_model)
+        return self.entry_validation_settings(kind, self._base_model(kind, base_model), max_tokens=max_tokens,
+                                              max_invalid_row_percent=max_invalid_row_percent)
+
+    def entry_validation_settings(self, kind: ModelType, entry: BaseModelEntry, *, max_tokens: int | None = None,
+                                  max_invalid_row_percent: int = 5, prediction: bool = False) -> ValidationSettings:
+        """:meth:`validation_settings` for a base model entry (a version's own, which may no
+        longer be registered); ``prediction`` for a file of inputs to a deployment."""
         needs_tokenizer = kind is not ModelType.IMAGE_CLASSIFICATION
         return ValidationSettings(
             model_type=kind,
@@ -76,6 +83,7 @@ class DatasetsAPI(APIPart):
             max_invalid_row_percent=max_invalid_row_percent,
             allow_downloads=self.allow_downloads,
             max_image_pixels=self.max_image_pixels,
+            prediction=prediction,
         )
 
 

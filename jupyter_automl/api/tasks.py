@@ -1,11 +1,12 @@
-"""Task history of deployments: list, one task, the retention clean-up."""
+"""Task history of deployments: list, one task, usage per day and key, the retention clean-up."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ..schemas import TaskPage, TaskRecord
+from ..schemas import TaskPage, TaskRecord, UsageReport
 from ..serve import history
+from ..serve.usage import DEFAULT_DAYS, deployment_usage
 from .deployments import DeploymentsAPI
 
 
@@ -45,3 +46,10 @@ class TasksAPI(DeploymentsAPI):
         """Run the retention clean-up once (the server's sweep runs it every
         ``task_cleanup_seconds``): how many tasks were deleted."""
         return self.serving.delete_expired_tasks()
+
+    def usage(self, deployment: str, days: int = DEFAULT_DAYS) -> UsageReport:
+        """A deployment's (id or name) requests, tokens, errors and p50/p99 latency per UTC day
+        (the ``days`` days ending today, 1-366, every one listed) and per key, counted from
+        the tasks still kept (see ``task_retention_days``)."""
+        with self.store.session() as session:
+            return deployment_usage(session, deployment, days)

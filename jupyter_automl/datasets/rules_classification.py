@@ -87,7 +87,7 @@ def check_heads(
 
 def check_text_classification(rows: Rows, settings: Any, report: ValidationReport) -> pd.DataFrame:
     heads = head_names(rows, {TEXT_COLUMN})
-    if not heads:
+    if not heads and not settings.prediction:
         report.errors.append(
             Issue(
                 None,
@@ -118,7 +118,8 @@ def check_text_classification(rows: Rows, settings: Any, report: ValidationRepor
             if n > limit:
                 rows.add(i, TEXT_COLUMN, f"{n:,} tokens, more than the token limit {limit:,} of {name}")
 
-    check_heads(rows, heads, classes, settings, report)
+    if not settings.prediction:
+        check_heads(rows, heads, classes, settings, report)
     good = rows.good()
     if tokenizer is not None:
         report.token_stats = token_stats(

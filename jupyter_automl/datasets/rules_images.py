@@ -110,7 +110,7 @@ def check_image_classification(
     rows: Rows, settings: Any, report: ValidationReport, source: ImageSource | None
 ) -> pd.DataFrame:
     heads = head_names(rows, {IMAGE_COLUMN, URL_COLUMN})
-    if not heads:
+    if not heads and not settings.prediction:
         report.errors.append(
             Issue(
                 None,
@@ -184,7 +184,8 @@ def check_image_classification(
                 rows.add(i, IMAGE_COLUMN, f"{image!r}: {problem}")
 
     classes = labels(rows, heads)
-    check_heads(rows, heads, classes, settings, report)
+    if not settings.prediction:
+        check_heads(rows, heads, classes, settings, report)
     good = rows.good()
     table: dict[str, Any] = {
         "row": [rows.numbers[i] for i in good],

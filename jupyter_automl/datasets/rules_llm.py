@@ -36,6 +36,7 @@ from .rows import Rows
 from .tokens import TokenCounter, token_stats, tokenizer_label
 
 REQUIRED = ("prompt", "completion")
+PROMPT_COLUMNS = ("prompt",)  # a file of inputs to predict has no completion
 OPTIONAL = ("system_prompt", "prompt_history", "roles")
 COLUMNS = REQUIRED + OPTIONAL
 TABLE_COLUMNS = ["row", *COLUMNS, "tokens"]
@@ -268,6 +269,8 @@ def check_llm(rows: Rows, settings: Any, report: ValidationReport, *, chat: bool
     systems = rows.cells("system_prompt")
     histories, roles_cells = rows.cells("prompt_history"), rows.cells("roles")
     n = len(rows)
+    predicting = settings.prediction
+    answer: tuple[str, ...] = () if predicting else ("assistant",)
     if not chat:
         for column in ("prompt_history", "roles"):
             if column in rows.columns:
@@ -296,7 +299,7 @@ def check_llm(rows: Rows, settings: Any, report: ValidationReport, *, chat: bool
         prompt, completion = prompts[i], completions[i]
         if not prompt.strip():
             rows.add(i, "prompt", "empty prompt")
-        if not completion.strip():
+        if not completion.strip() and not predicting:
             rows.add(i, "completion", "empty completion")
         if not chat:
             continue
@@ -335,11 +338,11 @@ def check_llm(rows: Rows, settings: Any, report: ValidationReport, *, chat: bool
             continue
         system = systems[i]
         if system.strip():
-            shapes.append(("system", *history[1], "user", "assistant"))
-            contents.append([system, *history[2], prompt, completion])
+            shapes.append(("system", *history[1], "user", *answer))
+            contents.append([system, *history[2], prompt, *([] if predicting else [completion])])
         else:
-            shapes.append((*history[1], "user", "assistant"))
-            contents.append([*history[2], prompt, completion])
+            shapes.append((*history[1], "user", *answer))
+            contents.append([*history[2], prompt, *([] if predicting else [completion])])
         positions.append(i)
 
     tokens: list[Any] = [None] * n
@@ -368,7 +371,7 @@ def check_llm(rows: Rows, settings: Any, report: ValidationReport, *, chat: bool
             [llm_text_prompt(prompts[i], systems[i]) for i in good], add_special_tokens=True
         )
         tails = counter.count([completions[i] for i in good], add_special_tokens=False)
-        eos = 1 if getattr(tokenizer, "eos_token_id", None) is not None else 0
+        eos = 1 if getattr(tokenizer, "eos_token_id", None) is not None and not predicting else 0
         for i, a, b in zip(good, heads, tails):
             tokens[i] = a + b + eos
 

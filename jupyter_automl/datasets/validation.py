@@ -59,6 +59,9 @@ class ValidationSettings:
     allow_downloads: bool = False  # image_url column allowed only when True
     max_image_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    # A file of inputs to predict (a deployment's batch), not a dataset: no label or completion
+    # columns (ignored, with a warning), one row is enough, and every row must be valid.
+    prediction: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.model_type, ModelType):
@@ -149,16 +152,18 @@ class _Expected:
 
 def _expected(settings: ValidationSettings) -> _Expected:
     kind = settings.model_type
+    predicting = settings.prediction
     if kind.is_llm:
-        return _Expected(rules_llm.REQUIRED, (), rules_llm.OPTIONAL, False, tuple(rules_llm.TABLE_COLUMNS))
-    builtin = tuple(settings.builtin_heads)
+        required = rules_llm.PROMPT_COLUMNS if predicting else rules_llm.REQUIRED
+        return _Expected(required, (), rules_llm.OPTIONAL, False, tuple(rules_llm.TABLE_COLUMNS))
+    builtin = () if predicting else tuple(settings.builtin_heads)
     if kind is ModelType.TEXT_CLASSIFICATION:
         return _Expected(
-            (rules_classification.TEXT_COLUMN,), (), builtin, True,
+            (rules_classification.TEXT_COLUMN,), (), builtin, not predicting,
             ("row", rules_classification.TEXT_COLUMN, "tokens"),
         )
     return _Expected(
-        (), (rules_images.IMAGE_COLUMN, rules_images.URL_COLUMN), builtin, True,
+        (), (rules_images.IMAGE_COLUMN, rules_images.URL_COLUMN), builtin, not predicting,
         ("row", rules_images.IMAGE_COLUMN),
     )
 
@@ -253,7 +258,7 @@ def validate_file(
                 f"more than {MAX_ROWS:,} data rows (reading stopped at the {MAX_ROWS + 1:,}th); "
                 f"split the file into parts of at most {MAX_ROWS:,} rows"
             )
-        rows = _columns(data, report, expected)
+        rows = _columns(data, report, expected, settings.prediction)
         if rows is None:
             return ValidationResult(report, _empty_table(expected), zip_path)
 
@@ -281,7 +286,7 @@ def validate_file(
     return ValidationResult(report, table.reset_index(drop=True), images)
 
 
-def _columns(data: CsvData, report: ValidationReport, expected: _Expected) -> Rows | None:
+def _columns(data: CsvData, report: ValidationReport, expected: _Expected, predicting: bool) -> Rows | None:
     """Header rules (duplicates, names, required, empty columns); None when the file is refused."""
     names = report.columns
     errors = report.errors
@@ -320,7 +325,8 @@ def _columns(data: CsvData, report: ValidationReport, expected: _Expected) -> Ro
                 "DataFrame index?); it is ignored"
             )
         elif not expected.heads and name not in expected.known:
-            why = f"column {name!r} ignored: an LLM dataset uses {', '.join(expected.known)}"
+            uses = "a file of inputs uses" if predicting else "an LLM dataset uses"
+            why = f"column {name!r} ignored: {uses} {', '.join(expected.known)}"
         elif expected.heads and name in RESERVED and name not in expected.known:
             why = f"column {name!r} ignored: the name is reserved, so it cannot be a label head"
         else:
@@ -345,6 +351,16 @@ def _finish(report: ValidationReport, rows: Rows, table: pd.DataFrame, settings:
     file_errors = [e for e in report.errors if e.row is None]
     row_errors = sorted(rows.issues + [e for e in report.errors if e.row is not None], key=lambda e: e.row)
     invalid = len({e.row for e in row_errors})
+    if settings.prediction:
+        if total == 0:
+            file_errors.append(Issue(None, None, "no data rows: the file has a header and nothing under it"))
+        elif invalid:
+            file_errors.append(
+                Issue(None, None, f"{invalid:,} of {total:,} rows are invalid; nothing is queued until "
+                      "every row is valid (the invalid rows are listed)")
+            )
+        report.errors = file_errors + row_errors
+        return
     if total < MIN_ROWS:
         file_errors.append(
             Issue(None, None, f"only {total} data row{'s' if total != 1 else ''}; at least {MIN_ROWS} are needed")

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from tornado import web
 
 from ..errors import InvalidInput
 from ..serve.inputs import request_from_http
+from ..serve.usage import DEFAULT_DAYS
 from .base import AutoMLHandler, Body
+from .uploads import FormUploadHandler
+
+BATCH_FILES = ("file", "images")
+BATCH_FIELDS = ("options",)
+RESULT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
 class NewDeployment(Body):
@@ -73,10 +82,71 @@ class DeploymentTasksHandler(AutoMLHandler):
         self.write_json(page)
 
 
+class DeploymentUsageHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, deployment: str) -> None:
+        """Requests, tokens, errors and latency per UTC day and per key."""
+        self.write_json(await self.call(self.automl.usage, deployment,
+                                        self.int_argument("days", DEFAULT_DAYS)))
+
+
 class DeploymentTaskHandler(AutoMLHandler):
     @web.authenticated
     async def get(self, deployment: str, task_id: str) -> None:
         self.write_json(await self.call(self.automl.get_task_record, deployment, task_id))
+
+
+class BatchesHandler(FormUploadHandler):
+    @web.authenticated
+    async def get(self, deployment: str) -> None:
+        items = await self.call(self.automl.list_batches, deployment)
+        self.write_json({"batches": [b.to_json() for b in items]})
+
+    @web.authenticated
+    async def post(self, deployment: str) -> None:
+        """Check the file and queue its rows (422 with the report, nothing queued, when a row
+        is invalid); this server starts running them at once."""
+        form = self.form()
+        unknown = sorted((set(form.fields) | set(form.files)) - {*BATCH_FILES, *BATCH_FIELDS})
+        if unknown:
+            raise InvalidInput(f"unknown form field(s) {', '.join(unknown)} (known: file, images, options)")
+        if "file" not in form.files:
+            raise InvalidInput("the form has no 'file': send the inputs as the part named 'file'")
+        try:
+            options = json.loads(form.fields.get("options") or "{}")
+        except json.JSONDecodeError as error:
+            raise InvalidInput(f"options is not JSON: {error}") from None
+        file, images = form.files["file"], form.files.get("images")
+        info = await self.call(self.automl.submit_batch, deployment, file.path,
+                               images=images.path if images else None,
+                               file_name=Path(file.filename or "inputs.csv").name, options=options)
+        self.automl.serving.start_batch(info.id)
+        self.write_json(info, status=201)
+
+
+class BatchHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, deployment: str, batch_id: str) -> None:
+        self.write_json(await self.call(self.automl.get_batch, deployment, batch_id))
+
+
+class BatchResultsHandler(AutoMLHandler):
+    @web.authenticated
+    async def get(self, deployment: str, batch_id: str) -> None:
+        """The results file, written out as it is read (a 409 while rows are queued)."""
+        fmt = self.get_argument("format", "csv")
+        info = await self.call(self.automl.get_batch, deployment, batch_id)
+        pieces = await self.call(self.automl.batch_results, deployment, batch_id, fmt)
+        self.set_header("Content-Type", RESULT_TYPES[fmt])
+        name = f"{Path(info.file_name).stem}-results.{fmt}".replace('"', "")
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        while True:
+            piece = await self.call(next, pieces, None)
+            if piece is None:
+                break
+            self.write(piece)
+            await self.flush()
+        self.finish()
 
 
 class PlaygroundHandler(AutoMLHandler):
@@ -105,5 +175,9 @@ def deployment_routes(model: str) -> list[tuple[str, type]]:
         (rf"/automl/api/deployments/{DEPLOYMENT}/keys/([12])", KeyHandler),
         (rf"/automl/api/deployments/{DEPLOYMENT}/tasks", DeploymentTasksHandler),
         (rf"/automl/api/deployments/{DEPLOYMENT}/tasks/([^/]+)", DeploymentTaskHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/usage", DeploymentUsageHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/batches", BatchesHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/batches/([0-9a-f]{{32}})", BatchHandler),
+        (rf"/automl/api/deployments/{DEPLOYMENT}/batches/([0-9a-f]{{32}})/results", BatchResultsHandler),
         (rf"/automl/api/models/{model}/versions/([0-9]+)/playground", PlaygroundHandler),
     ]

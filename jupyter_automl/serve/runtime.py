@@ -32,12 +32,12 @@ from ..errors import AutoMLError, InvalidInput, NotFound, Unauthorized
 from ..schemas import DeploymentInfo, PlaygroundInfo
 from ..store import Store, orm
 from ..store.orm import utcnow as now
-from . import history, playground
+from . import batches, history, playground
 from .batching import Batcher, Streamed
 from .deployments import COMPLETE, DEPLOYING, FAILED, Caller, DeploymentRegistry
 from .inputs import TaskRequest
 from .models import ServedModel, load_served
-from .tasks import ASYNC, PLAYGROUND, QUEUED, SUCCEEDED, SYNC, task_json
+from .tasks import ASYNC, BATCH, PLAYGROUND, QUEUED, SUCCEEDED, SYNC, task_json
 from .tasks import FAILED as FAILED_TASK
 
 
@@ -121,6 +121,7 @@ class ServingRuntime(LoggingConfigurable):
         self._sweeper: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._next_cleanup = 0.0  # monotonic time of the next retention clean-up
+        self._driving: set[str] = set()  # batches this process is running
 
     # ----------------------------------------------------------------- loading
     def served(self, version_id: str) -> ServedModel:
@@ -336,6 +337,10 @@ class ServingRuntime(LoggingConfigurable):
                 values.update(started_at=started, finished_at=finished)
                 if work.task_id:
                     row = session.get(orm.Task, work.task_id)
+                    if row is None or row.status != QUEUED or row.claimed_by != self.id:
+                        # Its lease ran out and another process took it: that one records it.
+                        results.append(AutoMLError("this task was taken over by another process"))
+                        continue
                     for name, value in {**values, "claimed_by": None, "lease_expires_at": None}.items():
                         setattr(row, name, value)
                 else:
@@ -452,6 +457,125 @@ class ServingRuntime(LoggingConfigurable):
         finally:
             self._held.discard(task_id)
 
+    # ----------------------------------------------------------------- batches
+    def _claim_batch(self, batch_id: str, limit: int) -> list[tuple[str, Caller, TaskRequest]]:
+        """Take up to ``limit`` of a batch's queued rows that nobody holds, in row order, with
+        two statements whatever ``limit`` is (a row whose attempts are used up is failed)."""
+        at = now()
+        orphaned = or_(orm.Task.claimed_by.is_(None), orm.Task.lease_expires_at < at)
+        queued_here = (orm.Task.batch_id == batch_id, orm.Task.status == QUEUED)
+        with self.store.session() as session:
+            batch = session.get(orm.Batch, batch_id)
+            deployment = session.get(orm.Deployment, batch.deployment_id) if batch else None
+            if deployment is None or deployment.status != COMPLETE:
+                return []
+            candidates = select(orm.Task.id).where(*queued_here, orphaned).order_by(
+                orm.Task.batch_row).limit(limit).scalar_subquery()
+            session.execute(
+                update(orm.Task).where(orm.Task.id.in_(candidates), orphaned,
+                                       orm.Task.attempts >= self.task_max_attempts)
+                .values(status=FAILED_TASK, finished_at=at, claimed_by=None, lease_expires_at=None,
+                        error=f"gave up after {self.task_max_attempts} attempts (the serving processes stopped)")
+                .execution_options(synchronize_session=False))
+            ids = list(session.scalars(select(orm.Task.id).where(*queued_here, orphaned)
+                                       .order_by(orm.Task.batch_row).limit(limit)).all())
+            if not ids:
+                return []
+            session.execute(
+                update(orm.Task).where(orm.Task.id.in_(ids), *queued_here, orphaned)
+                .values(claimed_by=self.id, attempts=orm.Task.attempts + 1,
+                        lease_expires_at=at + timedelta(seconds=self.task_lease_seconds))
+                .execution_options(synchronize_session=False))
+            rows = session.scalars(select(orm.Task).where(orm.Task.id.in_(ids), orm.Task.claimed_by == self.id,
+                                                          orm.Task.status == QUEUED)
+                                   .order_by(orm.Task.batch_row)).all()
+            version = session.get(orm.ModelVersion, deployment.version_id)
+            target = Caller(deployment.id, batch.api_key_id or "", version.id, version.model.model_type,
+                            version.artifacts_path or "")
+            taken = []
+            for row in rows:
+                try:
+                    taken.append((row.id, target, self._request_of(row)))
+                except AutoMLError as error:
+                    row.status, row.error, row.finished_at, row.claimed_by = FAILED_TASK, error.message, at, None
+            return taken
+
+    async def drive_batch(self, batch_id: str) -> None:
+        """Run a batch's rows through the model's batcher, keeping a few model calls' worth in
+        flight, until none is left to take (rows other processes hold are theirs to finish)."""
+        if batch_id in self._driving:
+            return
+        self._driving.add(batch_id)
+        loop = asyncio.get_running_loop()
+        window = self.max_batch_size * 4 if self.batching else 4
+        running: set[asyncio.Task] = set()
+        try:
+            while True:
+                if len(running) <= window // 2:
+                    taken = await loop.run_in_executor(None, self._claim_batch, batch_id, window - len(running))
+                    for task_id, target, request in taken:
+                        self._held.add(task_id)
+                        running.add(loop.create_task(self._run_async(task_id, target, request)))
+                if not running:
+                    return
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._driving.discard(batch_id)
+            for task in running:
+                task.cancel()
+
+    def run_batch(self, batch_id: str, on_progress: Any = None) -> None:
+        """:meth:`drive_batch` for faces without an event loop (the CLI, a notebook): model
+        calls of up to ``max_batch_size`` rows in this thread, leases renewed meanwhile; other
+        processes may take part of the batch at the same time. ``on_progress()`` after each
+        call."""
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.task_lease_seconds / 3):
+                self._renew()
+
+        renewer = threading.Thread(target=renew, daemon=True, name=f"batch-{batch_id[:8]}-leases")
+        renewer.start()
+        try:
+            while True:
+                taken = self._claim_batch(batch_id, self.max_batch_size)
+                if not taken:
+                    return
+                self._held.update(task_id for task_id, _, _ in taken)
+                works = []
+                for task_id, target, request in taken:
+                    try:
+                        _, prepared = self.prepare(target, request)
+                    except AutoMLError as error:
+                        self._fail_task(task_id, error.message)
+                        continue
+                    works.append(Work(target, BATCH, request, prepared, now(), task_id=task_id))
+                try:
+                    if works:
+                        self._batcher(works[0].target.version_id).run_now(works)
+                finally:
+                    self._held.difference_update(task_id for task_id, _, _ in taken)
+                if on_progress is not None:
+                    on_progress()
+        finally:
+            stop.set()
+
+    def _waiting_batches(self) -> list[str]:
+        """Batches with rows nobody holds (just submitted, or their process died)."""
+        at = now()
+        with self.store.session() as session:
+            return list(session.scalars(
+                select(orm.Task.batch_id).distinct()
+                .join(orm.Deployment, orm.Task.deployment_id == orm.Deployment.id)
+                .where(orm.Task.kind == BATCH, orm.Task.status == QUEUED, orm.Deployment.status == COMPLETE,
+                       or_(orm.Task.claimed_by.is_(None), orm.Task.lease_expires_at < at))
+            ).all())
+
+    def start_batch(self, batch_id: str) -> None:
+        """Start running a batch on this event loop (the server's faces, after submitting it)."""
+        self._spawn(self.drive_batch(batch_id))
+
     def _release(self, task_id: str) -> None:
         with self.store.session() as session:
             session.execute(update(orm.Task).where(orm.Task.id == task_id, orm.Task.claimed_by == self.id)
@@ -459,9 +583,10 @@ class ServingRuntime(LoggingConfigurable):
 
     def _fail_task(self, task_id: str, reason: str) -> dict[str, Any]:
         with self.store.session() as session:
-            session.execute(update(orm.Task).where(orm.Task.id == task_id).values(
-                status=FAILED_TASK, error=reason, finished_at=now(), claimed_by=None,
-                lease_expires_at=None))
+            session.execute(update(orm.Task).where(
+                orm.Task.id == task_id, orm.Task.status == QUEUED, orm.Task.claimed_by == self.id
+            ).values(status=FAILED_TASK, error=reason, finished_at=now(), claimed_by=None,
+                     lease_expires_at=None))
             shaped = self._task_shape(session, session.get(orm.Task, task_id))
             forget = self._forget_text(session, task_id)
         if forget:
@@ -583,6 +708,9 @@ class ServingRuntime(LoggingConfigurable):
                 for task_id, target, request in await loop.run_in_executor(None, self._claim_orphans):
                     self._held.add(task_id)
                     self._spawn(self._run_async(task_id, target, request))
+                for batch_id in await loop.run_in_executor(None, self._waiting_batches):
+                    if batch_id not in self._driving:
+                        self._spawn(self.drive_batch(batch_id))
                 await loop.run_in_executor(None, self._unload_idle)
                 if time.monotonic() >= self._next_cleanup:
                     self._next_cleanup = time.monotonic() + self.task_cleanup_seconds
@@ -610,6 +738,8 @@ class ServingRuntime(LoggingConfigurable):
             deleted += len(ids)
             if len(ids) < batch:
                 break
+        with self.store.session() as session:
+            batches.delete_empty_batches(session, cutoff)
         if deleted:
             self.log.info("jupyter_automl: deleted %d tasks older than %g days", deleted,
                           self.task_retention_days)

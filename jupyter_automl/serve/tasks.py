@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 QUEUED, SUCCEEDED, FAILED = "queued", "succeeded", "failed"
-SYNC, ASYNC, PLAYGROUND = "sync", "async", "playground"
+SYNC, ASYNC, PLAYGROUND, BATCH = "sync", "async", "playground", "batch"
 
 _CODES = {
     SUCCEEDED: ("0", "SUCCESS"),

@@ -245,6 +245,7 @@ class Task(Base):
         Index("ix_tasks_deployment_created", "deployment_id", "created_at"),
         Index("ix_tasks_status", "status"),
         Index("ix_tasks_finished", "finished_at"),  # the retention clean-up
+        Index("ix_tasks_batch_row", "batch_id", "batch_row"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -267,6 +268,25 @@ class Task(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A row of a batch file: the batch, and the row's number in the file (header = 1).
+    batch_id: Mapped[str | None] = mapped_column(ForeignKey("batches.id"))
+    batch_row: Mapped[int | None] = mapped_column(Integer)
+
+
+class Batch(Base):
+    """A file of inputs submitted to a deployment at once; each row is a task of kind batch."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    deployment_id: Mapped[str] = mapped_column(ForeignKey("deployments.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    file_name: Mapped[str] = mapped_column(String(500))
+    rows: Mapped[int] = mapped_column(Integer)
+    input_columns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class PlaygroundUsage(Base):

@@ -609,6 +609,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/automl/api/deployments/{deployment}/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        /** The deployment's batches, newest first, with their progress. */
+        get: operations["listBatches"];
+        put?: never;
+        /**
+         * Upload a file of inputs; every row becomes a task of one batch.
+         * @description A CSV (`text_data` for text classifiers; `prompt` with optional `system_prompt`,
+         *     `prompt_history`, `roles` for LLMs; `image` or `image_url` for image classifiers, with the
+         *     images in a zip: one zip holding the CSV and the images, or `images` beside the CSV).
+         *     The file is checked with the dataset rules and messages before anything is queued: any
+         *     invalid row refuses the whole file with 422, the validation report in `details`, and no
+         *     task is created. Label or completion columns are ignored (with a warning). The rows then
+         *     run as tasks through the deployment's batching; read the progress from the batch, and
+         *     download the results when every row is done.
+         */
+        post: operations["submitBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/api/deployments/{deployment}/batches/{batch_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+                batch_id: components["parameters"]["BatchId"];
+            };
+            cookie?: never;
+        };
+        /** One batch and its progress. */
+        get: operations["getBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/api/deployments/{deployment}/batches/{batch_id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+                batch_id: components["parameters"]["BatchId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The results of a finished batch, one per input row, in input order.
+         * @description CSV columns: `row` (the input's row number, header = 1), the input columns, `status`,
+         *     `error`, then for classifiers `<head>` (the top class) and `<head>_score` per head, for
+         *     LLMs `completion`, `prompt_tokens`, `completion_tokens`. JSON Lines: one object per row
+         *     with `row`, `input`, `status`, `error`, `output` (as in the task API) and `usage`.
+         */
+        get: operations["batchResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/automl/api/deployments/{deployment}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Requests, tokens, errors and p50/p99 latency per day, per key, from the stored tasks.
+         * @description Counted from the task history (every kind: sync, async, batch, playground), so it covers
+         *     what is still within `task_retention_days`. Days are UTC calendar days; every day of the
+         *     range is listed, zero where nothing was asked. Latency is from arrival to the answer, over
+         *     the tasks that finished; null on a day with none.
+         */
+        get: operations["deploymentUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/automl/api/models/{model}/versions/{version}/playground": {
         parameters: {
             query?: never;
@@ -1444,7 +1549,7 @@ export interface components {
             id: components["schemas"]["Id"];
             deployment_id: string | null;
             version_id: string | null;
-            /** @description sync, async or playground. */
+            /** @description sync, async, batch or playground. */
             kind: string;
             status: components["schemas"]["TaskState"];
             /** Format: date-time */
@@ -1484,6 +1589,93 @@ export interface components {
             tasks: components["schemas"]["TaskRecord"][];
             /** @description Pass as `cursor` for the next, older page; null on the last page. */
             next_cursor: string | null;
+        };
+        BatchForm: {
+            /**
+             * Format: binary
+             * @description The CSV of inputs, or for image classifiers one zip holding the CSV and the images.
+             */
+            file: string;
+            /**
+             * Format: binary
+             * @description The zip of images the CSV's `image` column names (image classifiers).
+             */
+            images?: string;
+        };
+        BatchInfo: {
+            id: components["schemas"]["Id"];
+            deployment_id: string;
+            file_name: string;
+            /** @description Input rows (one task each). */
+            rows: number;
+            queued: number;
+            succeeded: number;
+            failed: number;
+            /** @description succeeded + failed. */
+            done: number;
+            /**
+             * @description completed when no row is queued.
+             * @enum {string}
+             */
+            state: "running" | "completed";
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the last row finished.
+             */
+            finished_at: string | null;
+            /** @description The validation warnings of the file (ignored columns, and so on). */
+            warnings: components["schemas"]["Issue"][];
+        };
+        UsageFigures: {
+            requests: number;
+            prompt_tokens: number;
+            completion_tokens: number;
+            /** @description prompt_tokens + completion_tokens. */
+            tokens: number;
+            /** @description Tasks that failed. */
+            errors: number;
+            /** @description Median latency of the finished tasks. */
+            p50_ms: number | null;
+            /** @description 99th percentile latency of the finished tasks. */
+            p99_ms: number | null;
+        };
+        KeyUsage: {
+            /** @description null: asked without a key (playground, Python API, batches). */
+            api_key_id: string | null;
+            api_key_slot: number | null;
+            api_key_prefix: string | null;
+            figures: components["schemas"]["UsageFigures"];
+        };
+        UsageDay: {
+            /**
+             * Format: date
+             * @description A UTC calendar day.
+             */
+            day: string;
+            figures: components["schemas"]["UsageFigures"];
+            /** @description The same figures per key that asked that day. */
+            keys: components["schemas"]["KeyUsage"][];
+        };
+        UsageReport: {
+            deployment_id: string;
+            deployment_name: string;
+            /**
+             * Format: date
+             * @description The first day (UTC).
+             */
+            since: string;
+            /**
+             * Format: date
+             * @description The last day (UTC)
+             */
+            until: string;
+            total: components["schemas"]["UsageFigures"];
+            /** @description Every day of the range, oldest first. */
+            days: components["schemas"]["UsageDay"][];
+            /** @description Each key's figures over the whole range. */
+            keys: components["schemas"]["KeyUsage"][];
         };
     };
     responses: {
@@ -1617,6 +1809,7 @@ export interface components {
         JobId: components["schemas"]["Id"];
         /** @description The deployment's id or its name. */
         Deployment: string;
+        BatchId: string;
         /** @description The model's id or its name (URL-escaped). */
         Model: string;
         Version: number;
@@ -2585,6 +2778,152 @@ export interface operations {
                     "application/json": components["schemas"]["TaskRecord"];
                 };
             };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    listBatches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batches. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        batches: components["schemas"]["BatchInfo"][];
+                    };
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    submitBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["BatchForm"];
+            };
+        };
+        responses: {
+            /** @description The batch, queued. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchInfo"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["TooLarge"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    getBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+                batch_id: components["parameters"]["BatchId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchInfo"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    batchResults: {
+        parameters: {
+            query?: {
+                format?: "csv" | "jsonl";
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+                batch_id: components["parameters"]["BatchId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The results file (an attachment). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    deploymentUsage: {
+        parameters: {
+            query?: {
+                /** @description How many days back, today included. */
+                days?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's id or its name. */
+                deployment: components["parameters"]["Deployment"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The usage. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageReport"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
         };

@@ -1,0 +1,134 @@
+"""Batches through the management REST API of a real Jupyter server: a file of inputs is checked
+with the dataset rules, queued whole or not at all, run through the deployment's batching, and
+read back in input order."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+from sqlalchemy import func, select
+from tornado.httpclient import HTTPClientError
+
+from jupyter_automl.store import orm
+from tests.rest.forms import form_body
+from tests.rest.openapi import check
+from tests.serve.conftest import management
+
+
+def _inputs(rows: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["text_data", "sentiment"])  # a label column is ignored with a warning
+    for i in range(rows):
+        writer.writerow([f"Review number {i}: {'fast delivery' if i % 2 else 'broken on arrival'}", "x"])
+    return out.getvalue().encode()
+
+
+async def _submit(jp_fetch, deployment: str, data: bytes, name: str = "inputs.csv", **fields: str):
+    body, headers = form_body(fields, {"file": (name, data)})
+    response = await jp_fetch("automl", "api", "deployments", deployment, "batches", method="POST",
+                              body=body, headers=headers, raise_error=False)
+    check(response, request=False)
+    return response.code, json.loads(response.body)
+
+
+async def _wait(jp_fetch, deployment: str, batch_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        _, info = await management(jp_fetch, "GET", "deployments", deployment, "batches", batch_id)
+        seen.append(info["done"])
+        if info["state"] == "completed":
+            return {**info, "seen": seen}
+        await __import__("asyncio").sleep(0.1)
+    raise AssertionError(f"batch not done: {info}")
+
+
+async def test_a_thousand_row_batch_finishes_with_its_outputs_in_input_order(jp_fetch, deploy, server_automl):
+    deployment = deploy("shop").name
+    code, info = await _submit(jp_fetch, deployment, _inputs(1000), options=json.dumps({"top_k": 1}))
+    assert code == 201, info
+    assert info["rows"] == 1000 and info["queued"] + info["done"] == 1000
+    assert any(w["column"] == "sentiment" and "ignored" in w["reason"] for w in info["warnings"])
+    done = await _wait(jp_fetch, deployment, info["id"])
+    assert done["succeeded"] == 1000 and done["failed"] == 0 and done["finished_at"]
+    assert done["seen"] == sorted(done["seen"])  # progress only grows
+    assert {t.kind for t in server_automl.task_page(deployment, limit=5).tasks} == {"batch"}
+    assert server_automl.get_deployment(deployment).requests == 1000  # each row answered once
+
+    response = await jp_fetch("automl", "api", "deployments", deployment, "batches", info["id"], "results")
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="inputs-results.csv"' in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.body.decode())))
+    assert [int(r["row"]) for r in rows] == list(range(2, 1002))
+    assert [r["text_data"] for r in rows] == [
+        f"Review number {i}: {'fast delivery' if i % 2 else 'broken on arrival'}" for i in range(1000)]
+    assert {r["status"] for r in rows} == {"succeeded"}
+    # Each row's answer is the one the deployment gives that text alone.
+    for i in (0, 1, 517, 999):
+        alone = server_automl.predict(deployment, rows[i]["text_data"], options={"top_k": 1})
+        head = alone["status"][0]["response"]["output"][0]
+        assert rows[i][head["head"]] == head["classes"][0]["class"]
+        assert float(rows[i][f"{head['head']}_score"]) == head["classes"][0]["score"]
+
+    response = await jp_fetch("automl", "api", "deployments", deployment, "batches", info["id"], "results",
+                              params={"format": "jsonl"})
+    lines = [json.loads(line) for line in response.body.decode().splitlines()]
+    assert [line["row"] for line in lines] == list(range(2, 1002))
+    assert all(len(line["output"][0]["classes"]) == 1 for line in lines)  # top_k applied to every row
+
+    _, listed = await management(jp_fetch, "GET", "deployments", deployment, "batches")
+    assert [b["id"] for b in listed["batches"]] == [info["id"]]
+
+
+async def test_a_file_with_bad_rows_is_refused_with_their_places_and_nothing_is_queued(
+        jp_fetch, deploy, server_automl):
+    deployment = deploy("shop").name
+    data = _inputs(50).decode().splitlines()
+    data[3] = '"",x'  # row 4: empty text
+    data[9] = "too,many,fields"  # row 10
+    code, error = await _submit(jp_fetch, deployment, ("\n".join(data) + "\n").encode(), name="mixed.csv")
+    assert code == 422
+    assert error["message"].startswith("mixed.csv is refused, nothing was queued")
+    report = error["details"]
+    places = {(e["row"], e["column"]) for e in report["errors"] if e["row"] is not None}
+    assert places == {(4, "text_data"), (10, None)}
+    assert any("2 of 50 rows are invalid" in e["reason"] for e in report["errors"] if e["row"] is None)
+    with server_automl.store.session() as session:
+        assert session.scalar(select(func.count()).select_from(orm.Task)) == 0
+        assert session.scalar(select(func.count()).select_from(orm.Batch)) == 0
+
+    code, error = await _submit(jp_fetch, deployment, b"review\nhello\n")
+    assert code == 422 and "names none of the expected columns: text_data" in error["message"]
+    code, error = await _submit(jp_fetch, deployment, _inputs(3), options="{nope")
+    assert code == 400 and "options is not JSON" in error["message"]
+    code, error = await _submit(jp_fetch, deployment, _inputs(3), options=json.dumps({"max_tokens": 5}))
+    assert code == 400 and "unknown option(s) max_tokens" in error["message"]
+
+
+async def test_results_wait_for_the_last_row_and_a_wrong_format_is_refused(jp_fetch, deploy, server_automl):
+    deployment = deploy("shop").name
+    code, info = await _submit(jp_fetch, deployment, _inputs(5))
+    await _wait(jp_fetch, deployment, info["id"])
+    try:
+        await jp_fetch("automl", "api", "deployments", deployment, "batches", info["id"], "results",
+                       params={"format": "xlsx"})
+        raise AssertionError("a wrong format was accepted")
+    except HTTPClientError as error:
+        assert error.code == 400 and "format must be one of csv, jsonl" in json.loads(error.response.body)["message"]
+    with server_automl.store.session() as session:  # a row still queued: no results yet
+        row = session.scalars(select(orm.Task).where(orm.Task.batch_id == info["id"])).first()
+        row.status = "queued"
+    try:
+        await jp_fetch("automl", "api", "deployments", deployment, "batches", info["id"], "results")
+        raise AssertionError("results of a running batch were given")
+    except HTTPClientError as error:
+        assert error.code == 409 and "4 of 5 rows done" in json.loads(error.response.body)["message"]
+    try:
+        await jp_fetch("automl", "api", "deployments", "nope", "batches", method="GET")
+        raise AssertionError("an unknown deployment was accepted")
+    except HTTPClientError as error:
+        assert error.code == 404
