@@ -4,10 +4,11 @@ tasks, predict, playground and serve."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from .schemas import DeploymentInfo
+from .schemas import DeploymentInfo, UsageFigures
 
 
 def _print_json(data: Any) -> None:
@@ -78,9 +79,14 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
+def _usage_line(label: str, *cells: object) -> str:
+    requests, tokens, errors, p50, p99 = cells
+    return f"{label:24} {requests:>9} {tokens:>11} {errors:>7} {p50:>10} {p99:>10}"
+
+
 def _usage_row(label: str, figures: UsageFigures) -> str:
-    return (f"{label:24} {figures.requests:>9} {figures.tokens:>11} {figures.errors:>7} "
-            f"{_ms(figures.p50_ms):>10} {_ms(figures.p99_ms):>10}")
+    return _usage_line(label, figures.requests, figures.tokens, figures.errors,
+                       _ms(figures.p50_ms), _ms(figures.p99_ms))
 
 
 def cmd_deployments_usage(automl, args) -> int:
@@ -88,17 +94,15 @@ def cmd_deployments_usage(automl, args) -> int:
     if args.json:
         _print_json(report.to_json())
         return 0
-    header = _usage_row("", UsageFigures(requests=0, prompt_tokens=0, completion_tokens=0, tokens=0,
-                                         errors=0, p50_ms=None, p99_ms=None))
-    columns = f"{'':24} {'requests':>9} {'tokens':>11} {'errors':>7} {'p50 ms':>10} {'p99 ms':>10}"
-    del header
+    columns = ("requests", "tokens", "errors", "p50 ms", "p99 ms")
     print(f"usage of {report.deployment_name} ({report.deployment_id}), "
-          f"{report.since} to {report.until} (UTC)")
-    print(columns.replace(" " * 24, f"{'day':24}", 1))
+          f"{report.since} to {report.until} (UTC days)")
+    print(_usage_line("day", *columns))
     for day in report.days:
         print(_usage_row(str(day.day), day.figures))
     print(_usage_row("total", report.total))
-    print(columns.replace(" " * 24, f"{'key':24}", 1))
+    print()
+    print(_usage_line("key", *columns))
     for key in report.keys:
         label = f"slot {key.api_key_slot} ({key.api_key_prefix}...)" if key.api_key_id else "no key"
         print(_usage_row(label, key.figures))
@@ -137,6 +141,59 @@ def cmd_tasks_list(automl, args) -> int:
     return 0
 
 
+def cmd_tasks_submit(automl, args) -> int:
+    """Queue a file of inputs; with --wait run it here too and show progress, then save the
+    results (--out) or print where to get them."""
+    from .datasets.report import ValidationReport
+    from .errors import DataValidationError
+
+    options = _json_option(args.options)
+
+    def progress(info) -> None:
+        if not args.json:
+            print(f"\r  {info.done:,}/{info.rows:,} rows done, {info.failed:,} failed", end="",
+                  file=sys.stderr, flush=True)
+
+    try:
+        info = automl.submit_batch(args.deployment, args.file, images=args.images, options=options,
+                                   wait=args.wait or bool(args.out), on_progress=progress)
+    except DataValidationError as error:
+        if isinstance(error.details, dict) and not args.json:
+            print(ValidationReport.from_dict(error.details).summary(), file=sys.stderr)
+        raise
+    if args.wait or args.out:
+        print(file=sys.stderr)
+    if args.out:
+        automl.save_batch_results(args.deployment, info.id, args.out)
+    if args.json:
+        _print_json(info.to_json())
+        return 0
+    print(f"batch {info.id}: {info.rows:,} rows, {info.state} ({info.succeeded:,} succeeded, "
+          f"{info.failed:,} failed)")
+    for warning in info.warnings:
+        print(f"  warning: {warning['reason']}")
+    if args.out:
+        print(f"results (in input order): {args.out}")
+    elif info.state != "completed":
+        print("the serving processes run it; follow it with `jupyter automl tasks batch "
+              f"{args.deployment} {info.id}`")
+    return 1 if info.failed and info.state == "completed" else 0
+
+
+def cmd_tasks_batch(automl, args) -> int:
+    info = automl.get_batch(args.deployment, args.batch_id)
+    if args.out:
+        automl.save_batch_results(args.deployment, info.id, args.out)
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        print(f"batch {info.id} ({info.file_name}): {info.state}, {info.done:,} of {info.rows:,} rows done, "
+              f"{info.failed:,} failed")
+        if args.out:
+            print(f"results (in input order): {args.out}")
+    return 0
+
+
 def cmd_tasks_show(automl, args) -> int:
     task = automl.get_task_record(args.deployment, args.task_id)
     if args.json:
@@ -158,15 +215,19 @@ def cmd_tasks_show(automl, args) -> int:
     return 0
 
 
-def _inputs(args) -> dict[str, Any]:
+def _json_option(text: str | None) -> dict[str, Any] | None:
     from .errors import InvalidInput
 
-    options = None
-    if args.options:
-        try:
-            options = json.loads(args.options)
-        except json.JSONDecodeError as error:
-            raise InvalidInput(f"--options is not JSON: {error}") from None
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(f"--options is not JSON: {error}") from None
+
+
+def _inputs(args) -> dict[str, Any]:
+    options = _json_option(args.options)
     return {k: v for k, v in {"media": args.media, "url": args.url, "options": options}.items()
             if v is not None}
 
@@ -243,6 +304,10 @@ def add_commands(groups, command: Callable) -> None:
     p.add_argument("--model")
     p = command(deployments, "show", cmd_deployments_show, "a deployment, its keys and usage")
     p.add_argument("deployment", help="name or id")
+    p = command(deployments, "usage", cmd_deployments_usage,
+                "requests, tokens, errors and p50/p99 latency per UTC day and per key")
+    p.add_argument("deployment", help="name or id")
+    p.add_argument("--days", type=int, default=14, help="days back, today included (1-366)")
 
     keys = groups.add_parser("keys", help="rotate and revoke deployment keys").add_subparsers(
         dest="verb", required=True)
@@ -264,6 +329,19 @@ def add_commands(groups, command: Callable) -> None:
     p = command(tasks, "show", cmd_tasks_show, "one task: input, output, times, tokens, key")
     p.add_argument("deployment", help="name or id")
     p.add_argument("task_id")
+    p = command(tasks, "submit", cmd_tasks_submit,
+                "a file of inputs as one batch: checked like a dataset, every row a task")
+    p.add_argument("deployment", help="name or id")
+    p.add_argument("file", help="CSV of inputs (text_data, or prompt...); a zip of CSV and images")
+    p.add_argument("--images", help="zip of the images the CSV's image column names")
+    p.add_argument("--options", help='JSON object for every row, e.g. \'{"max_tokens": 64}\'')
+    p.add_argument("--wait", action="store_true",
+                   help="run the rows in this process too (with any server) until all are done")
+    p.add_argument("--out", help="save the results here when done (.csv, or .jsonl); implies --wait")
+    p = command(tasks, "batch", cmd_tasks_batch, "a batch's progress; --out saves its results")
+    p.add_argument("deployment", help="name or id")
+    p.add_argument("batch_id")
+    p.add_argument("--out", help="save the results here (.csv, or .jsonl)")
 
     for name, handler, text, target in (
         ("predict", cmd_predict, "ask a deployment (as the sync task API does)", "deployment"),

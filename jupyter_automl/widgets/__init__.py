@@ -16,6 +16,7 @@ from .model_form import ModelForm
 from .options import OptionsForm
 from .playground import ChatPlayground, TryIt
 from .upload import ReportView, UploadForm
+from .usage import UsageChart
 
 __all__ = ["ChatPlayground", "ChunkedUpload", "JobView", "MetricsDashboard", "ModelForm",
-           "OptionsForm", "Panel", "ReportView", "TryIt", "UploadForm"]
+           "OptionsForm", "Panel", "ReportView", "TryIt", "UploadForm", "UsageChart"]
