@@ -1,4 +1,4 @@
-"""Write the training templates (jupyter_automl/notebooks/templates/*.ipynb).
+"""Write the notebook templates (jupyter_automl/notebooks/templates/*.ipynb): training, batch predictions.
 
 The templates are thin on purpose: a parameters cell, then one call per section into
 ``jupyter_automl.reports``. Run ``python scripts/make_templates.py`` after changing a cell
@@ -94,8 +94,45 @@ def template(title: str, intro: str, results: str) -> nbformat.NotebookNode:
     return notebook
 
 
+BATCH_PARAMETERS = '''\
+# Parameters (papermill replaces this cell: papermill batch_predict.ipynb out.ipynb -p deployment ... )
+deployment = ""  # the deployment's name or id
+input_file = ""  # a CSV of inputs (text_data, or prompt...), or a zip of a CSV and its images
+images = ""  # a zip of the images the CSV's image column names (image classifiers)
+output_file = "batch-results.csv"  # the results, in input order (.csv, or .jsonl)
+options = "{}"  # JSON for every row, e.g. '{"max_tokens": 64}' (LLMs) or '{"top_k": 1}'
+data_dir = ""  # with store_url: the store the deployment is in (empty: the configured default)
+store_url = ""'''
+
+
+def batch_template() -> nbformat.NotebookNode:
+    """Scheduled batch scoring: a deployment answers a whole file, the results land beside it."""
+    cells = [
+        new_markdown_cell(
+            "# Batch predictions\nEvery row of a file of inputs answered by a deployment, through "
+            "its batching, the results saved in input order. The file is checked first with the "
+            "dataset rules; a row that breaks them stops the run before anything is queued. Run "
+            "it with `papermill` (or a scheduler that runs notebooks) for scheduled scoring."
+        ),
+        new_code_cell(BATCH_PARAMETERS, metadata={"tags": ["parameters"]}),
+        new_code_cell("from jupyter_automl.reports.batch import run_batch, summary\n\n"
+                      "info = run_batch(deployment, input_file, output_file=output_file, images=images,\n"
+                      "                 options=options, data_dir=data_dir, store_url=store_url)"),
+        new_markdown_cell("## Results"),
+        new_code_cell("summary(info, output_file)"),
+    ]
+    notebook = new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["language_info"] = {"name": "python"}
+    for index, cell in enumerate(notebook.cells):
+        cell["id"] = f"cell-{index}"
+    return notebook
+
+
 def render() -> dict[str, str]:
-    return {name: nbformat.writes(template(*parts)) + "\n" for name, parts in KINDS.items()}
+    rendered = {name: nbformat.writes(template(*parts)) + "\n" for name, parts in KINDS.items()}
+    rendered["batch_predict.ipynb"] = nbformat.writes(batch_template()) + "\n"
+    return rendered
 
 
 def main() -> int:

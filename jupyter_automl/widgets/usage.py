@@ -83,7 +83,8 @@ def requests_svg(report: UsageReport) -> str:
             f'<rect class="errors" data-day="{day.day}" x="{x:.2f}" y="{base - failed:.4f}" '
             f'width="{width:.2f}" height="{failed:.4f}" style="fill:{COLORS["errors"]}"/></g>')
     if not top:
-        parts.append(_text(WIDTH / 2, TOP + BARS_HEIGHT / 2, "no requests in these days", anchor="middle"))
+        parts.append(_text(WIDTH / 2, TOP + BARS_HEIGHT / 2, "no requests in these days",
+                           anchor="middle"))
     return _svg(base + AXIS_HEIGHT, f"requests per day, {report.since} to {report.until}", parts)
 
 

@@ -142,3 +142,25 @@ def test_the_report_refuses_bad_parameters_before_training(tmp_path, tiny_base_m
                        output_dir=str(tmp_path / "v"))
     with pytest.raises(InvalidInput, match="train\\(\\) has not run yet"):
         TrainingReport(snapshot=str(snapshot), base_model=llm, output_dir=str(tmp_path / "v")).epochs()
+
+
+@pytest.mark.slow
+def test_papermill_scores_a_file_with_a_deployment_and_saves_results_in_input_order(trained, tmp_path):
+    automl, register = trained
+    register("reviews")
+    automl.deploy("reviews", name="shop")
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("text_data\n" + "".join(f"order {i} arrived broken\n" for i in range(25)), encoding="utf-8")
+    done = _papermill(
+        TEMPLATES_DIR / "batch_predict.ipynb", tmp_path / "out.ipynb", tmp_path, deployment="shop",
+        input_file=inputs, output_file=tmp_path / "scored.csv", options=json.dumps({"top_k": 1}),
+        data_dir=automl.root, store_url=automl.store_url,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    scored = pd.read_csv(tmp_path / "scored.csv", dtype=str, keep_default_na=False)
+    assert list(scored["row"].astype(int)) == list(range(2, 27))
+    assert list(scored["text_data"]) == [f"order {i} arrived broken" for i in range(25)]
+    assert set(scored["status"]) == {"succeeded"} and "sentiment" in scored.columns
+    report = _outputs(str(tmp_path / "out.ipynb"))
+    assert "25 rows" in report and "25 succeeded, 0 failed" in report
+    assert [b.rows for b in automl.list_batches("shop")] == [25]
