@@ -79,8 +79,8 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _usage_line(label: str, *cells: object) -> str:
-    requests, tokens, errors, p50, p99 = cells
+def _usage_line(label: str, requests: object, tokens: object, errors: object, p50: object,
+                p99: object) -> str:
     return f"{label:24} {requests:>9} {tokens:>11} {errors:>7} {p50:>10} {p99:>10}"
 
 

@@ -164,3 +164,18 @@ def test_usage_command(served, tmp_path, monkeypatch, capsys, tiny_base_models):
     assert code == 2 and "days must be" in err
     code, _, err = run(*store, "deployments", "usage", "nowhere")
     assert code != 0 and "nowhere" in err
+
+
+def test_batch_rows_count_as_requests_but_not_in_the_latency(served):  # noqa: F811
+    automl, deploy = served
+    deployment = deploy("reviews")
+    store_tasks(automl, deployment.id, [(None, "succeeded", 3, 0, at(9, 12), 40.0)])
+    with automl.store.session() as session:  # a batch row that waited an hour in its batch
+        session.add(orm.Task(deployment_id=deployment.id, kind="batch", status="failed", prompt_tokens=5,
+                             completion_tokens=0, created_at=at(9, 12),
+                             finished_at=at(9, 12) + timedelta(hours=1)))
+    with automl.store.session() as session:
+        report = deployment_usage(session, deployment.id, 2, today=TODAY)
+    day = report.days[0]
+    assert (day.figures.requests, day.figures.prompt_tokens, day.figures.errors) == (2, 8, 1)
+    assert day.figures.p50_ms == day.figures.p99_ms == 40.0

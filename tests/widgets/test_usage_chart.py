@@ -74,10 +74,10 @@ def test_one_bar_per_day_as_tall_as_its_requests():
     assert tips[3] == (f"{TODAY - timedelta(days=1)}: 7 requests, 7 errors, 7 tokens, "
                        "p50 70.0 ms, p99 140.0 ms")
 
-    # The day without requests breaks both latency lines: two pieces each, a dot per day.
+    # The day without requests breaks both latency lines: a lone dot, then a line of three.
     pieces = {name: [len(p.get("points").split()) for p in lines.iter(f"{SVG}polyline")
                      if p.get("class") == name] for name in ("p50", "p99")}
-    assert pieces == {"p50": [3], "p99": [3]}  # the first day stands alone, as a dot
+    assert pieces == {"p50": [3], "p99": [3]}
     assert sum(c.get("class") == "p99" for c in lines.iter(f"{SVG}circle")) == 4
 
     assert "<script>" not in chart.summary.value + chart.chart.value + chart.key_table.value
