@@ -1,6 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import * as React from 'react';
 
+import { DeploymentWorkspace } from './deploymentWorkspace';
 import { IDeployment, INewApiKey } from './models';
 
 /** A ready command that asks a deployment over the task API with one of its keys. */
@@ -66,7 +67,10 @@ export function NewKeys(props: {
   );
 }
 
-/** A deployment, its state as it changes, and undeploy / redeploy / new key. */
+/**
+ * A deployment, its state as it changes, and undeploy / redeploy / new key; "Tasks & usage"
+ * opens its workspace (recent tasks, batches, usage).
+ */
 export function DeploymentItem(props: {
   deployment: IDeployment;
   onUndeploy: (d: IDeployment) => void;
@@ -75,6 +79,7 @@ export function DeploymentItem(props: {
 }): JSX.Element {
   const d = props.deployment;
   const live = d.status === 'complete' || d.status === 'deploying';
+  const [open, setOpen] = React.useState(false);
   return (
     <li className="jp-AutoML-item" data-id={d.id} aria-label={d.name}>
       <div className="jp-AutoML-itemHeader">
@@ -90,6 +95,15 @@ export function DeploymentItem(props: {
             metadata only
           </span>
         )}
+        <button
+          type="button"
+          className="jp-Button jp-mod-minimal jp-AutoML-toggle"
+          aria-expanded={open}
+          aria-label={`Tasks and usage of ${d.name}`}
+          onClick={() => setOpen(!open)}
+        >
+          {open ? 'Hide tasks & usage' : 'Tasks & usage'}
+        </button>
       </div>
       <div className="jp-AutoML-itemMeta">
         {d.model_name} v{d.version} · {d.requests.toLocaleString()} requests ·{' '}
@@ -129,6 +143,7 @@ export function DeploymentItem(props: {
           </button>
         ))}
       </div>
+      {open && <DeploymentWorkspace deployment={d} />}
     </li>
   );
 }

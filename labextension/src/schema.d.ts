@@ -703,7 +703,7 @@ export interface paths {
          * @description Counted from the task history (every kind: sync, async, batch, playground), so it covers
          *     what is still within `task_retention_days`. Days are UTC calendar days; every day of the
          *     range is listed, zero where nothing was asked. Latency is from arrival to the answer, over
-         *     the tasks that finished; null on a day with none.
+         *     the tasks that finished (batch rows, which wait their turn in their batch, are counted but not timed); null on a day with none.
          */
         get: operations["deploymentUsage"];
         put?: never;
@@ -1601,6 +1601,11 @@ export interface components {
              * @description The zip of images the CSV's `image` column names (image classifiers).
              */
             images?: string;
+            /**
+             * @description A JSON object applied to every row: generation settings for LLMs (`max_tokens`,
+             *     `temperature`, `top_p`, `stop`, `seed`), `top_k` for classifiers.
+             */
+            options?: string;
         };
         BatchInfo: {
             id: components["schemas"]["Id"];
