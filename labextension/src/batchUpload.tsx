@@ -60,11 +60,14 @@ export function pickBatchFiles(files: File[], modelType: string): IPicked | { er
 }
 
 /** The form of a batch, as the server's `BatchForm` names its parts. */
-export function batchForm(picked: IPicked): FormData {
+export function batchForm(picked: IPicked, options = ''): FormData {
   const form = new FormData();
   form.append('file', picked.file, picked.file.name);
   if (picked.images) {
     form.append('images', picked.images, picked.images.name);
+  }
+  if (options.trim()) {
+    form.append('options', options.trim());
   }
   return form;
 }
@@ -268,6 +271,7 @@ export function BatchPanel(props: { deployment: IDeployment; pollInterval?: numb
   const image = deployment.model_type === 'image_classification';
   const [picked, setPicked] = React.useState<IPicked | null>(null);
   const [progress, setProgress] = React.useState<{ loaded: number; total: number } | null>(null);
+  const [options, setOptions] = React.useState('');
   const [error, setError] = React.useState<string | null>(null);
   const [note, setNote] = React.useState<string | null>(null);
   const [report, setReport] = React.useState<IValidationReport | null>(null);
@@ -339,7 +343,7 @@ export function BatchPanel(props: { deployment: IDeployment; pollInterval?: numb
     try {
       const batch = await upload(
         '/automl/api/deployments/{deployment}/batches',
-        batchForm(picked),
+        batchForm(picked, options),
         (loaded, total) => setProgress({ loaded, total: total || size }),
         undefined,
         { path: { deployment: deployment.id }, signal: controller.signal }
@@ -417,6 +421,22 @@ export function BatchPanel(props: { deployment: IDeployment; pollInterval?: numb
               />
             </div>
           )}
+          <div className="jp-AutoML-field">
+            <label htmlFor={`${id}-options`}>Options for every row (JSON, optional)</label>
+            <input
+              id={`${id}-options`}
+              type="text"
+              className="jp-mod-styled"
+              placeholder={
+                deployment.model_type.startsWith('llm')
+                  ? '{"max_tokens": 64, "temperature": 0}'
+                  : '{"top_k": 1}'
+              }
+              value={options}
+              disabled={busy}
+              onChange={e => setOptions(e.target.value)}
+            />
+          </div>
           {progress && (
             <div className="jp-AutoML-upload-progress">
               <progress

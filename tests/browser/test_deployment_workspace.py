@@ -70,6 +70,7 @@ def test_the_workspace_shows_tasks_runs_a_batch_and_charts_usage(browser, start_
     with inputs.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows([["text_data"], *([t] for t in texts)])
     form.locator("input[type=file]").first.set_input_files(str(inputs))
+    form.get_by_label("Options for every row (JSON, optional)").fill('{"top_k": 1}')
     form.get_by_role("button", name="Run batch").click()
     batch = workspace.get_by_role("group", name="Batch inputs.csv")
     expect(batch.get_by_role("status")).to_contain_text("300", timeout=UI_TIMEOUT_MS)

@@ -176,6 +176,9 @@ describe('the previews and figures', () => {
     const form = batchForm({ file: csv, images: zip });
     expect([...form.keys()]).toEqual(['file', 'images']);
     expect((form.get('file') as File).name).toBe('inputs.csv');
+    const withOptions = batchForm({ file: csv, images: null }, ' {"top_k": 1} ');
+    expect([...withOptions.keys()]).toEqual(['file', 'options']);
+    expect(withOptions.get('options')).toBe('{"top_k": 1}');
   });
 
   it('find the validation report of a refusal, and only of a 422', () => {
