@@ -11,6 +11,7 @@ in the widget as their message::
 from .base import Panel
 from .chunked_upload import ChunkedUpload
 from .dashboard import MetricsDashboard
+from .deployment_view import DeploymentView
 from .job_view import JobView
 from .model_form import ModelForm
 from .options import OptionsForm
@@ -18,5 +19,5 @@ from .playground import ChatPlayground, TryIt
 from .upload import ReportView, UploadForm
 from .usage import UsageChart
 
-__all__ = ["ChatPlayground", "ChunkedUpload", "JobView", "MetricsDashboard", "ModelForm",
-           "OptionsForm", "Panel", "ReportView", "TryIt", "UploadForm", "UsageChart"]
+__all__ = ["ChatPlayground", "ChunkedUpload", "DeploymentView", "JobView", "MetricsDashboard",
+           "ModelForm", "OptionsForm", "Panel", "ReportView", "TryIt", "UploadForm", "UsageChart"]

@@ -33,6 +33,18 @@ def report_errors(report: ValidationReport) -> pd.DataFrame:
     return frame
 
 
+def problems_html(report: ValidationReport, limit: int = MAX_ERRORS_SHOWN) -> str:
+    """The report's errors and warnings as a table of row, column and reason: the first
+    ``limit``, then how many more; empty when there are none."""
+    problems = report_errors(report)
+    if not len(problems):
+        return ""
+    more = len(problems) - limit
+    return ("<b>Problems</b> (row numbers as a spreadsheet shows them: the header is row 1)"
+            + html_table(problems.head(limit), index=False)
+            + (f"<i>and {more:,} more</i>" if more > 0 else ""))
+
+
 def class_counts(report: ValidationReport) -> pd.DataFrame:
     """Rows per class of every head (valid rows only)."""
     rows = [{"head": head, "class": name, "rows": count}
@@ -74,14 +86,9 @@ class ReportView(w.VBox):
             f"<b>{html.escape(report.file)}</b>: {report.rows:,} rows, {report.valid_rows:,} valid, "
             f"{invalid:,} invalid &mdash; <span style='color:{color}'>{verdict}</span>"
         )]
-        problems = report_errors(report)
-        if len(problems):
-            more = len(problems) - MAX_ERRORS_SHOWN
-            parts.append(w.HTML(
-                "<b>Problems</b> (row numbers as a spreadsheet shows them: the header is row 1)"
-                + html_table(problems.head(MAX_ERRORS_SHOWN), index=False)
-                + (f"<i>and {more:,} more</i>" if more > 0 else "")
-            ))
+        problems = problems_html(report)
+        if problems:
+            parts.append(w.HTML(problems))
         counts = class_counts(report)
         if len(counts):
             parts.append(w.HTML("<b>Rows per class</b>" + html_table(counts, index=False)))
