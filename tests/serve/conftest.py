@@ -79,3 +79,16 @@ async def management(jp_fetch, method: str, *path: str, body: dict | None = None
     except HTTPClientError as error:
         check(error.response, request=False)
         return error.code, json.loads(error.response.body)
+
+
+@pytest.fixture
+def served(make_automl, tiny_runs, tmp_path, store_url):
+    """``(automl, deploy)`` on SQLite and PostgreSQL: ``deploy(name, **options)`` deploys a new trained classifier."""
+    automl = make_automl(store_url)
+
+    def deploy(name: str, **options):
+        register_trained(automl, name, "text_classification", tiny_runs["text_classification"],
+                         tmp_path / "csv" / name)
+        return automl.deploy(name, **options)
+
+    return automl, deploy

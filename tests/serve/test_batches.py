@@ -141,7 +141,7 @@ def test_a_batch_survives_sigkill_mid_way_and_every_row_is_recorded_exactly_once
     first = _start(tmp_path, automl, port, runtime)
     batch = automl.submit_batch("shop", inputs)  # queued in the store; the server's sweep takes it
     deadline = time.monotonic() + 120
-    while (done := automl.get_batch("shop", batch.id).done) < 100:
+    while automl.get_batch("shop", batch.id).done < 100:
         assert time.monotonic() < deadline, "the server did not start the batch"
         time.sleep(0.05)
     os.killpg(first.pid, signal.SIGKILL)

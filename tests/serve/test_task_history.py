@@ -19,19 +19,6 @@ from tests.serving import register_trained
 SECRET = "the patient's name is Ada Lovelace"
 
 
-@pytest.fixture
-def served(make_automl, tiny_runs, tmp_path, store_url):
-    """``(automl, deploy)``: ``deploy(name, **options)`` deploys a new trained classifier."""
-    automl = make_automl(store_url)
-
-    def deploy(name: str, **options):
-        register_trained(automl, name, "text_classification", tiny_runs["text_classification"],
-                         tmp_path / "csv" / name)
-        return automl.deploy(name, **options)
-
-    return automl, deploy
-
-
 def _ask(automl, key: str, text: str) -> dict:
     runtime = automl.serving
     return runtime.answer_sync(runtime.caller(key), automl.task_request(text), SYNC)

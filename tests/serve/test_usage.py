@@ -17,7 +17,6 @@ from jupyter_automl.serve.keys import SHOWN_PREFIX
 from jupyter_automl.serve.usage import deployment_usage
 from jupyter_automl.store import orm
 from tests.data import cli_runner
-from tests.serve.test_task_history import served  # noqa: F401 (the fixture)
 
 TODAY = date(2024, 5, 10)
 
@@ -55,7 +54,7 @@ ZERO = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0, "tokens": 0, 
         "p50_ms": None, "p99_ms": None}
 
 
-def test_figures_per_day_per_key_and_in_all(served):  # noqa: F811
+def test_figures_per_day_per_key_and_in_all(served):
     automl, deploy = served
     created, other = deploy("reviews"), deploy("other")
     k1, k2 = (key.id for key in created.new_keys)
@@ -108,7 +107,7 @@ def test_figures_per_day_per_key_and_in_all(served):  # noqa: F811
     assert report.to_json()["days"][0]["day"] == "2024-05-07"
 
 
-def test_range_edges_empty_days_and_bad_arguments(served):  # noqa: F811
+def test_range_edges_empty_days_and_bad_arguments(served):
     automl, deploy = served
     created = deploy("reviews")
     store_tasks(automl, created.id, [(None, "succeeded", 0, 0, at(9, 23, 59, 59, 999999), 20),
@@ -136,7 +135,7 @@ def test_range_edges_empty_days_and_bad_arguments(served):  # noqa: F811
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_usage_command(served, tmp_path, monkeypatch, capsys, tiny_base_models):  # noqa: F811
+def test_usage_command(served, tmp_path, monkeypatch, capsys, tiny_base_models):
     automl, deploy = served
     created = deploy("reviews")
     today = datetime.combine(orm.utcnow().date(), time(0, 0, 1), tzinfo=timezone.utc)
@@ -166,7 +165,7 @@ def test_usage_command(served, tmp_path, monkeypatch, capsys, tiny_base_models):
     assert code != 0 and "nowhere" in err
 
 
-def test_batch_rows_count_as_requests_but_not_in_the_latency(served):  # noqa: F811
+def test_batch_rows_count_as_requests_but_not_in_the_latency(served):
     automl, deploy = served
     deployment = deploy("reviews")
     store_tasks(automl, deployment.id, [(None, "succeeded", 3, 0, at(9, 12), 40.0)])
