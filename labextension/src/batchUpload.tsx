@@ -13,10 +13,10 @@ import { IDeployment, IValidationReport } from './models';
 import { errorMessage } from './state';
 import {
   IPicked,
+  UploadControls,
   ValidationReportView,
   formatBytes,
   pickFiles,
-  progressText,
   uploadErrorMessage
 } from './upload';
 
@@ -437,50 +437,15 @@ export function BatchPanel(props: { deployment: IDeployment; pollInterval?: numb
               onChange={e => setOptions(e.target.value)}
             />
           </div>
-          {progress && (
-            <div className="jp-AutoML-upload-progress">
-              <progress
-                className="jp-AutoML-progress"
-                aria-label="Upload progress"
-                max={progress.total || undefined}
-                value={progress.total ? progress.loaded : undefined}
-              />
-              <span role="status">
-                {progress.total && progress.loaded >= progress.total
-                  ? 'Checking the file…'
-                  : progressText(progress.loaded, progress.total)}
-              </span>
-            </div>
-          )}
-          {note && (
-            <p className="jp-AutoML-upload-note" role="status">
-              {note}
-            </p>
-          )}
-          {error && (
-            <div className="jp-AutoML-error" role="alert">
-              {error}
-            </div>
-          )}
-          <div className="jp-AutoML-actions">
-            {busy ? (
-              <button
-                type="button"
-                className="jp-Button jp-mod-styled jp-mod-warn"
-                onClick={() => uploading.current?.abort()}
-              >
-                Cancel upload
-              </button>
-            ) : (
-              <button
-                type="submit"
-                className="jp-Button jp-mod-styled jp-mod-accept"
-                disabled={!picked}
-              >
-                Run batch
-              </button>
-            )}
-          </div>
+          <UploadControls
+            progress={progress}
+            checking="Checking the file…"
+            note={note}
+            error={error}
+            submit="Run batch"
+            canSubmit={picked !== null}
+            onCancel={() => uploading.current?.abort()}
+          />
         </form>
       )}
       {report && <ValidationReportView report={report} />}

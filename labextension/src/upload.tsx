@@ -275,6 +275,68 @@ function IssueTable(props: { title: string; table: IIssueTable }): JSX.Element |
 }
 
 /** A validation report: verdict, errors, warnings, classes per head and token lengths. */
+/**
+ * The bottom of an upload form: the progress bar while the bytes go (then `checking` while
+ * the server checks them), a note, an error, and Submit, or Cancel while it is under way.
+ */
+export function UploadControls(props: {
+  progress: { loaded: number; total: number } | null;
+  checking: string;
+  note: string | null;
+  error: string | null;
+  submit: string;
+  canSubmit: boolean;
+  onCancel: () => void;
+  children?: React.ReactNode;
+}): JSX.Element {
+  const { progress } = props;
+  return (
+    <>
+      {progress && (
+        <div className="jp-AutoML-upload-progress">
+          <progress
+            className="jp-AutoML-progress"
+            aria-label="Upload progress"
+            max={progress.total || undefined}
+            value={progress.total ? progress.loaded : undefined}
+          />
+          <span role="status">
+            {progress.total && progress.loaded >= progress.total
+              ? props.checking
+              : progressText(progress.loaded, progress.total)}
+          </span>
+        </div>
+      )}
+      {props.note && (
+        <p className="jp-AutoML-upload-note" role="status">
+          {props.note}
+        </p>
+      )}
+      {props.error && (
+        <div className="jp-AutoML-error" role="alert">
+          {props.error}
+        </div>
+      )}
+      <div className="jp-AutoML-actions">
+        {progress ? (
+          <button type="button" className="jp-Button jp-mod-styled jp-mod-warn" onClick={props.onCancel}>
+            Cancel upload
+          </button>
+        ) : (
+          <button
+            type="submit"
+            className="jp-Button jp-mod-styled jp-mod-accept"
+            disabled={!props.canSubmit}
+          >
+            {props.submit}
+          </button>
+        )}
+        {props.children}
+      </div>
+    </>
+  );
+}
+
 export function ValidationReportView(props: { report: IValidationReport }): JSX.Element {
   const { report } = props;
   const { errors, warnings } = reportRows(report);
@@ -693,49 +755,19 @@ export function UploadDataset(props: {
             onChange={e => setName(e.target.value)}
           />
         </div>
-        {progress && (
-          <div className="jp-AutoML-upload-progress">
-            <progress
-              className="jp-AutoML-progress"
-              aria-label="Upload progress"
-              max={progress.total || undefined}
-              value={progress.total ? progress.loaded : undefined}
-            />
-            <span role="status">
-              {progress.total && progress.loaded >= progress.total
-                ? 'Validating…'
-                : progressText(progress.loaded, progress.total)}
-            </span>
-          </div>
-        )}
-        {note && (
-          <p className="jp-AutoML-upload-note" role="status">
-            {note}
-          </p>
-        )}
-        {error && (
-          <div className="jp-AutoML-error" role="alert">
-            {error}
-          </div>
-        )}
-        <div className="jp-AutoML-actions">
-          {busy ? (
-            <button
-              type="button"
-              className="jp-Button jp-mod-styled jp-mod-warn"
-              onClick={() => uploading.current?.abort()}
-            >
-              Cancel upload
-            </button>
-          ) : (
-            <button type="submit" className="jp-Button jp-mod-styled jp-mod-accept" disabled={!picked}>
-              Upload
-            </button>
-          )}
+        <UploadControls
+          progress={progress}
+          checking="Validating…"
+          note={note}
+          error={error}
+          submit="Upload"
+          canSubmit={picked !== null}
+          onCancel={() => uploading.current?.abort()}
+        >
           <button type="button" className="jp-Button jp-mod-styled" onClick={props.onClose}>
             Close
           </button>
-        </div>
+        </UploadControls>
       </form>
       {dataset && (
         <>
