@@ -41,14 +41,17 @@ function count(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
 
-/** What a key is called: "key 1 (jam_ab12…)", or no key for the playground, Python API and batches. */
+/** Who asks without a key. */
+export const NO_KEY_MEANS = 'the playground, the Python API and batches';
+
+/** What a key is called: "key 1 (jam_ab12…)", or "no key" (the playground, Python API and batches). */
 export function keyLabel(key: {
   api_key_id: string | null;
   api_key_slot: number | null;
   api_key_prefix: string | null;
 }): string {
   if (key.api_key_id === null) {
-    return 'no key (playground, Python API, batches)';
+    return 'no key';
   }
   const slot = key.api_key_slot === null ? 'key' : `key ${key.api_key_slot}`;
   return key.api_key_prefix ? `${slot} (${key.api_key_prefix}…)` : slot;
@@ -203,7 +206,12 @@ export function UsageReportView(props: { report: IUsageReport }): JSX.Element {
           <tbody>
             {report.keys.map(k => (
               <tr key={k.api_key_id ?? 'none'}>
-                <th scope="row">{keyLabel(k)}</th>
+                <th
+                  scope="row"
+                  title={k.api_key_id === null ? NO_KEY_MEANS : undefined}
+                >
+                  {keyLabel(k)}
+                </th>
                 <td>{k.figures.requests.toLocaleString()}</td>
                 <td>{k.figures.tokens.toLocaleString()}</td>
                 <td>{k.figures.errors.toLocaleString()}</td>
@@ -213,6 +221,9 @@ export function UsageReportView(props: { report: IUsageReport }): JSX.Element {
             ))}
           </tbody>
         </table>
+      )}
+      {report.keys.some(k => k.api_key_id === null) && (
+        <p className="jp-AutoML-workspace-note">no key: {NO_KEY_MEANS}.</p>
       )}
     </div>
   );

@@ -76,7 +76,7 @@ def test_the_workspace_shows_tasks_runs_a_batch_and_charts_usage(browser, start_
     expect(batch.get_by_role("status")).to_contain_text("300", timeout=UI_TIMEOUT_MS)
     link = batch.get_by_role("link", name="Results of inputs.csv as CSV")
     expect(link).to_be_visible(timeout=60_000)
-    page.screenshot(path=str(shots / "workspace-02-batch-done.png"))
+    workspace.screenshot(path=str(shots / "workspace-02-batch-done.png"))
     with page.expect_download() as download:
         link.click()
     saved = download.value.path()
@@ -87,5 +87,5 @@ def test_the_workspace_shows_tasks_runs_a_batch_and_charts_usage(browser, start_
     workspace.get_by_role("tab", name="Usage").click()
     chart = workspace.get_by_role("img").first
     expect(chart).to_have_attribute("aria-label", re.compile("301 requests"), timeout=UI_TIMEOUT_MS)
-    page.screenshot(path=str(shots / "workspace-03-usage.png"))
+    workspace.screenshot(path=str(shots / "workspace-03-usage.png"))
     assert_no_page_errors(page)
