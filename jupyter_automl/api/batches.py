@@ -153,7 +153,7 @@ class BatchesAPI(DeploymentsAPI):
         scope = self.store.session()
         session = scope.__enter__()
         try:
-            batch, outputs, records = batches.result_records(session, deployment, batch_id)
+            batch, heads, records = batches.result_records(session, deployment, batch_id)
             version_id = session.get(orm.Deployment, batch.deployment_id).version_id
             kind = ModelType.parse(session.get(orm.ModelVersion, version_id).model.model_type)
         except BaseException:
@@ -162,7 +162,7 @@ class BatchesAPI(DeploymentsAPI):
 
         def pieces() -> Iterator[str]:  # the session stays open while the file is written
             try:
-                yield from batches.write_results(records, list(batch.input_columns), outputs, kind, fmt)
+                yield from batches.write_results(records, list(batch.input_columns), heads, kind, fmt)
             finally:
                 scope.__exit__(None, None, None)
 

@@ -195,8 +195,8 @@ def _input_cells(stored: dict[str, Any], columns: list[str]) -> dict[str, Any]:
 
 def result_records(session: Session, deployment: str, batch_id: str,
                    chunk: int = 1000) -> tuple[orm.Batch, list[str], Iterator[dict[str, Any]]]:
-    """The batch, its output columns (for CSV) and its rows in input order, read ``chunk`` at a
-    time; refused (409) while a row is still queued."""
+    """The batch, the heads its answers have (classifiers; none when no row succeeded) and its
+    rows in input order, read ``chunk`` at a time; refused (409) while a row is still queued."""
     batch = _batch_row(session, deployment, batch_id)
     info = _info(batch, _counts(session, [batch.id])[batch.id])
     if info.state != "completed":
@@ -224,9 +224,7 @@ def result_records(session: Session, deployment: str, batch_id: str,
     first = session.scalars(select(orm.Task.output).where(
         orm.Task.batch_id == batch.id, orm.Task.status == SUCCEEDED).limit(1)).first()
     heads = [h["head"] for h in (first or {}).get("output") or [] if "head" in h]
-    outputs = [part for head in heads for part in (head, f"{head}_score")] or \
-        ["completion", "prompt_tokens", "completion_tokens"]
-    return batch, outputs, records()
+    return batch, heads, records()
 
 
 def _output_cells(output: list[dict[str, Any]] | None, llm: bool) -> dict[str, Any]:
@@ -242,10 +240,10 @@ def _output_cells(output: list[dict[str, Any]] | None, llm: bool) -> dict[str, A
     return cells
 
 
-def write_results(records: Iterator[dict[str, Any]], columns: list[str], outputs: list[str],
+def write_results(records: Iterator[dict[str, Any]], columns: list[str], heads: list[str],
                   model_type: ModelType, fmt: str) -> Iterator[str]:
     """The results as text pieces of a CSV or JSON Lines file (see the OpenAPI document):
-    ``columns`` are the input columns, ``outputs`` the output columns of the CSV."""
+    ``columns`` are the input columns, ``heads`` a classifier's heads."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "jsonl":
@@ -253,6 +251,8 @@ def write_results(records: Iterator[dict[str, Any]], columns: list[str], outputs
             yield json.dumps(record, ensure_ascii=False) + "\n"
         return
     llm = model_type.is_llm
+    outputs = ["completion", "prompt_tokens", "completion_tokens"] if llm else [
+        part for head in heads for part in (head, f"{head}_score")]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=["row", *columns, "status", "error", *outputs],
                             restval="", extrasaction="ignore")

@@ -168,3 +168,19 @@ def test_a_batch_survives_sigkill_mid_way_and_every_row_is_recorded_exactly_once
     assert automl.get_deployment("shop").requests == rows  # each row recorded once
     table = list(csv.DictReader(io.StringIO("".join(automl.batch_results("shop", batch.id)))))
     assert [r["text_data"] for r in table] == [f"review {i}: it arrived" for i in range(rows)]
+
+
+def test_results_of_a_classifier_batch_whose_every_row_failed_keep_the_classifier_columns(trained, tmp_path):
+    automl, register = trained
+    register("reviews")
+    automl.deploy("reviews", name="shop")
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("text_data\nfirst\nsecond\n", encoding="utf-8")
+    info = automl.submit_batch("shop", inputs, wait=True)
+    with automl.store.session() as session:  # as when the model failed on every row
+        for task in session.scalars(select(orm.Task).where(orm.Task.batch_id == info.id)):
+            task.status, task.output, task.error = "failed", None, f"the model failed on row {task.batch_row}"
+    table = list(csv.reader(io.StringIO("".join(automl.batch_results("shop", info.id)))))
+    assert table == [["row", "text_data", "status", "error"],
+                     ["2", "first", "failed", "the model failed on row 2"],
+                     ["3", "second", "failed", "the model failed on row 3"]]
