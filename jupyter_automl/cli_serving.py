@@ -266,15 +266,16 @@ def cmd_playground(automl, args) -> int:
 
 
 def cmd_serve(automl, args) -> int:
+    from .api import AutoML
     from .serve.app import serve
     from .serve.runtime import ServingRuntime
-    from .store import Store
 
     url, root, config = automl.store_url, automl.root, automl.config
     automl.close()  # every process opens its own connections after the fork
 
     def make_runtime() -> ServingRuntime:
-        return ServingRuntime(Store(url), root, config=config)
+        """The runtime of a core of its own: batches check their files with its rules."""
+        return AutoML(store_url=url, data_dir=str(root), config=config).serving
 
     def ready(port: int) -> None:
         print(f"serving the task API at http://{args.address}:{port}/automl/api/v2/task/ "

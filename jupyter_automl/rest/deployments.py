@@ -8,6 +8,7 @@ from pathlib import Path
 from tornado import web
 
 from ..errors import InvalidInput
+from ..serve.handlers import send_batch_results
 from ..serve.inputs import request_from_http
 from ..serve.usage import DEFAULT_DAYS
 from .base import AutoMLHandler, Body
@@ -15,7 +16,6 @@ from .uploads import FormUploadHandler
 
 BATCH_FILES = ("file", "images")
 BATCH_FIELDS = ("options",)
-RESULT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
 
 
 class NewDeployment(Body):
@@ -133,20 +133,7 @@ class BatchHandler(AutoMLHandler):
 class BatchResultsHandler(AutoMLHandler):
     @web.authenticated
     async def get(self, deployment: str, batch_id: str) -> None:
-        """The results file, written out as it is read (a 409 while rows are queued)."""
-        fmt = self.get_argument("format", "csv")
-        info = await self.call(self.automl.get_batch, deployment, batch_id)
-        pieces = await self.call(self.automl.batch_results, deployment, batch_id, fmt)
-        self.set_header("Content-Type", RESULT_TYPES[fmt])
-        name = f"{Path(info.file_name).stem}-results.{fmt}".replace('"', "")
-        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
-        while True:
-            piece = await self.call(next, pieces, None)
-            if piece is None:
-                break
-            self.write(piece)
-            await self.flush()
-        self.finish()
+        await send_batch_results(self, self.automl, deployment, batch_id, self.get_argument("format", "csv"))
 
 
 class PlaygroundHandler(AutoMLHandler):

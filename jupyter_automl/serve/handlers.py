@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tornado import web
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, Unavailable
 from ..http_errors import JSONErrors
 from .deployments import Caller
 from .inputs import TaskRequest, request_from_http
@@ -23,7 +25,26 @@ from .openai import openai_routes
 from .runtime import ServingRuntime
 from .tasks import SYNC
 
+if TYPE_CHECKING:
+    from ..api.batches import BatchesAPI
+
 TASK_ID = r"([0-9a-f]{32})"
+RESULT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
+
+
+async def send_batch_results(handler: web.RequestHandler, api: "BatchesAPI", deployment: str,
+                             batch_id: str, fmt: str) -> None:
+    """Write a finished batch's results file as it is read (409 while rows are queued)."""
+    loop = asyncio.get_running_loop()
+    info = await loop.run_in_executor(None, api.get_batch, deployment, batch_id)
+    pieces = await loop.run_in_executor(None, api.batch_results, deployment, batch_id, fmt)
+    handler.set_header("Content-Type", RESULT_TYPES[fmt])
+    name = f"{Path(info.file_name).stem}-results.{fmt}".replace('"', "")
+    handler.set_header("Content-Disposition", f'attachment; filename="{name}"')
+    while (piece := await loop.run_in_executor(None, next, pieces, None)) is not None:
+        handler.write(piece)
+        await handler.flush()
+    handler.finish()
 
 
 class TaskAPIHandler(JSONErrors, web.RequestHandler):
@@ -71,6 +92,62 @@ class TaskHandler(TaskAPIHandler):
         self.write_json(await loop.run_in_executor(None, self.runtime.get_task, caller, task_id))
 
 
+class BatchAPIHandler(TaskAPIHandler):
+    def api(self) -> "BatchesAPI":
+        """The core the runtime serves for (batches check files with the dataset rules)."""
+        from ..api.batches import BatchesAPI
+
+        if not isinstance(self.runtime.parent, BatchesAPI):
+            raise Unavailable("this server takes no batches")
+        return self.runtime.parent
+
+
+class BatchSubmitHandler(BatchAPIHandler):
+    async def post(self) -> None:
+        """A file of inputs as one batch of the key's deployment (multipart: ``file``, optional
+        ``images`` and ``options``), checked before anything is queued, started here."""
+        caller = await self.caller()
+        api = self.api()
+        files, fields = self.request.files, self.request.body_arguments
+        unknown = sorted((set(files) | set(fields)) - {"file", "images", "options"})
+        if unknown:
+            raise InvalidInput(f"unknown form field(s) {', '.join(unknown)} (known: file, images, options)")
+        if "file" not in files:
+            raise InvalidInput("the form has no 'file': send the inputs as a multipart file named 'file'")
+        try:
+            options = json.loads(fields["options"][0] or b"{}") if "options" in fields else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"options is not JSON: {error}") from None
+        with tempfile.TemporaryDirectory(prefix="batch-upload-") as folder:
+            saved = {}
+            for name in ("file", "images"):
+                if name in files:
+                    part = files[name][0]
+                    saved[name] = Path(folder) / f"{name}-{Path(part.filename or name).name}"
+                    saved[name].write_bytes(part.body)
+            file_name = Path(files["file"][0].filename or "inputs.csv").name
+            info = await asyncio.get_running_loop().run_in_executor(None, lambda: api.submit_batch(
+                caller.deployment_id, saved["file"], images=saved.get("images"), file_name=file_name,
+                options=options, key_id=caller.key_id or None))
+        self.runtime.start_batch(info.id)
+        self.write_json(info.to_json(), status=201)
+
+
+class BatchStatusHandler(BatchAPIHandler):
+    async def get(self, batch_id: str) -> None:
+        caller = await self.caller()
+        info = await asyncio.get_running_loop().run_in_executor(
+            None, self.api().get_batch, caller.deployment_id, batch_id)
+        self.write_json(info.to_json())
+
+
+class BatchResultsFileHandler(BatchAPIHandler):
+    async def get(self, batch_id: str) -> None:
+        caller = await self.caller()
+        await send_batch_results(self, self.api(), caller.deployment_id, batch_id,
+                                 self.get_argument("format", "csv"))
+
+
 def task_routes(runtime: ServingRuntime, prefix: str = "/") -> list[tuple[str, type, dict]]:
     base = prefix.rstrip("/") + "/automl/api/v2/task"
     args = {"runtime": runtime}
@@ -78,5 +155,8 @@ def task_routes(runtime: ServingRuntime, prefix: str = "/") -> list[tuple[str, t
         (f"{base}/sync", SyncTaskHandler, args),
         (f"{base}/async", AsyncTaskHandler, args),
         (rf"{base}/{TASK_ID}", TaskHandler, args),
+        (f"{base}/batch", BatchSubmitHandler, args),
+        (rf"{base}/batch/{TASK_ID}", BatchStatusHandler, args),
+        (rf"{base}/batch/{TASK_ID}/results", BatchResultsFileHandler, args),
         *openai_routes(runtime, prefix),  # the same deployments, spoken as OpenAI's API
     ]

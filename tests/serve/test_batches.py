@@ -1,6 +1,7 @@
 """Batches without the Jupyter server: the Python API and CLI (an LLM batch checked against the
 deployment's own answers), image batches from a zip, and a `jupyter automl serve` killed with
-SIGKILL mid-batch that finishes it after the restart with every row recorded exactly once."""
+SIGKILL mid-batch (the file sent with the deployment's key) that finishes it after the restart
+with every row recorded exactly once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import signal
 import time
+import urllib.request
 import zipfile
 
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import func, select
 from jupyter_automl.errors import Conflict, DataValidationError
 from jupyter_automl.store import orm
 from tests.data import cli_runner
+from tests.rest.forms import form_body
 from tests.serve.test_serve_command import _free_port, _start
 
 
@@ -132,14 +135,18 @@ def test_the_cli_submits_waits_and_saves_results_and_refuses_bad_files(trained, 
 def test_a_batch_survives_sigkill_mid_way_and_every_row_is_recorded_exactly_once(trained, tmp_path):
     automl, register = trained
     register("reviews")
-    automl.deploy("reviews", name="shop")
+    key = automl.deploy("reviews", name="shop").new_keys[0].key
     rows = 1000
     inputs = tmp_path / "in.csv"
     inputs.write_text("text_data\n" + "".join(f"review {i}: it arrived\n" for i in range(rows)), encoding="utf-8")
     runtime = {"task_lease_seconds": 2.0, "sweep_seconds": 0.2, "max_batch_size": 4}
     port = _free_port()
     first = _start(tmp_path, automl, port, runtime)
-    batch = automl.submit_batch("shop", inputs)  # queued in the store; the server's sweep takes it
+    form, headers = form_body({}, {"file": ("in.csv", inputs)})  # sent with the key, as an application does
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/automl/api/v2/task/batch", data=form, method="POST",
+                                     headers={**headers, "Authorization": f"Token {key}"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        batch = automl.get_batch("shop", json.loads(answer.read())["id"])
     deadline = time.monotonic() + 120
     while automl.get_batch("shop", batch.id).done < 100:
         assert time.monotonic() < deadline, "the server did not start the batch"

@@ -132,3 +132,41 @@ async def test_results_wait_for_the_last_row_and_a_wrong_format_is_refused(jp_fe
         raise AssertionError("an unknown deployment was accepted")
     except HTTPClientError as error:
         assert error.code == 404
+
+
+async def test_applications_submit_and_read_a_batch_with_the_deployments_key(
+        http_server_client, jp_base_url, deploy, server_automl):
+    shop, other = deploy("shop"), deploy("other")
+    key, other_key = shop.new_keys[1].key, other.new_keys[0].key
+
+    async def call(path: str, key: str, **fetch):
+        response = await http_server_client.fetch(
+            f"{jp_base_url}automl/api/v2/task/{path}", raise_error=False,
+            headers={"Authorization": f"Token {key}", **fetch.pop("headers", {})}, **fetch)
+        if "/results" not in path:  # a file, not JSON: the checker reads bodies as JSON
+            check(response, request=False)
+        return response
+
+    body, headers = form_body({"options": json.dumps({"top_k": 2})}, {"file": ("orders.csv", _inputs(40))})
+    response = await call("batch", key, method="POST", body=body, headers=headers)
+    assert response.code == 201, response.body
+    info = json.loads(response.body)
+    deadline = time.monotonic() + 60
+    while info["state"] != "completed":
+        assert time.monotonic() < deadline, info
+        await __import__("asyncio").sleep(0.1)
+        info = json.loads((await call(f"batch/{info['id']}", key)).body)
+    assert (info["rows"], info["succeeded"]) == (40, 40)
+    response = await call(f"batch/{info['id']}/results?format=jsonl", key)
+    lines = [json.loads(line) for line in response.body.decode().splitlines()]
+    assert [line["row"] for line in lines] == list(range(2, 42))
+    assert all(len(line["output"][0]["classes"]) == 2 for line in lines)
+    with server_automl.store.session() as session:  # counted on the key that sent it
+        keys = set(session.scalars(select(orm.Task.api_key_id).where(orm.Task.batch_id == info["id"])).all())
+    assert keys == {shop.new_keys[1].id}
+
+    assert (await call(f"batch/{info['id']}", other_key)).code == 404  # another deployment's key
+    assert (await call(f"batch/{info['id']}", "jam_wrong")).code == 401
+    bad, headers = form_body({}, {"file": ("bad.csv", b"text_data,note\nfine,a\n,b\n")})
+    refused = await call("batch", key, method="POST", body=bad, headers=headers)
+    assert refused.code == 422 and json.loads(refused.body)["details"]["errors"][-1]["row"] == 3
