@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -34,11 +34,11 @@ class BatchesAPI(DeploymentsAPI):
 
     def submit_batch(self, deployment: str, file: str | Path | BinaryIO, *,
                      images: str | Path | BinaryIO | None = None, file_name: str | None = None,
-                     options: dict[str, Any] | None = None, key_id: str | None = None,
+                     options: dict[str, Any] | str | None = None, key_id: str | None = None,
                      wait: bool = False, on_progress: Callable[[BatchInfo], None] | None = None) -> BatchInfo:
         """Check and queue a file of inputs (a path or a binary stream; for image classifiers a
-        zip holding the CSV and the images, or the CSV with ``images`` as a zip). ``options``
-        apply to every row (``max_tokens``, ``temperature``... for LLMs; ``top_k`` for
+        zip holding the CSV and the images, or the CSV with ``images`` as a zip). ``options`` (a
+        dict, or its JSON text as a form sends it) apply to every row (``max_tokens``, ``temperature``... for LLMs; ``top_k`` for
         classifiers).
 
         Without ``wait`` the rows are left to the serving processes (the Jupyter server or
@@ -52,7 +52,7 @@ class BatchesAPI(DeploymentsAPI):
             csv_path = _materialize(file, Path(staging), file_name or "inputs.csv")
             images_path = _materialize(images, Path(staging), "images.zip") if images is not None else None
             name = Path(file_name or getattr(file, "name", None) or csv_path.name).name
-            batch_id = self._queue(info.id, csv_path, images_path, name, options or {}, key_id)
+            batch_id = self._queue(info.id, csv_path, images_path, name, options, key_id)
         if wait:
             self.run_batch(deployment, batch_id, on_progress=on_progress)
         return self.get_batch(deployment, batch_id)
@@ -63,7 +63,7 @@ class BatchesAPI(DeploymentsAPI):
         return folder
 
     def _queue(self, deployment_id: str, csv_path: Path, images_path: Path | None, name: str,
-               options: dict[str, Any], key_id: str | None) -> str:
+               options: dict[str, Any] | str | None, key_id: str | None) -> str:
         with self.store.session() as session:
             deployment = session.get(orm.Deployment, deployment_id)
             if is_metadata_only(deployment.options):
@@ -75,7 +75,7 @@ class BatchesAPI(DeploymentsAPI):
                      else self.registry.get(version.base_model))
             max_tokens = (version.options or {}).get("max_tokens")
             version_id = version.id
-        batches.check_batch_options(options, kind)
+        options = batches.check_batch_options(options, kind)
         settings = self.entry_validation_settings(kind, entry, max_tokens=max_tokens, prediction=True)
         result = validate_file(csv_path, settings, images_zip=images_path, display_name=name)
         report = result.report
@@ -96,18 +96,16 @@ class BatchesAPI(DeploymentsAPI):
         try:
             for task_id, _, request in rows:
                 if request.media is not None:
-                    folder = self.serving._task_folder(task_id)
-                    folder.mkdir(parents=True, exist_ok=True)
-                    (folder / "media").write_bytes(request.media)
-                    written.append(folder)
+                    self.serving.save_media(task_id, request.media)
+                    written.append(task_id)
             with self.store.session() as session:
                 return batches.insert_batch(
                     session, deployment_id=deployment_id, version_id=version_id, key_id=key_id,
                     file_name=name, columns=batches.input_columns(result.table, kind), options=options,
                     warnings=[asdict(w) for w in report.warnings], rows=rows)
         except BaseException:
-            for folder in written:
-                shutil.rmtree(folder, ignore_errors=True)
+            for task_id in written:
+                self.serving.forget_media(task_id)
             raise
 
     def run_batch(self, deployment: str, batch_id: str, *,

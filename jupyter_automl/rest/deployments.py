@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from tornado import web
@@ -112,14 +111,11 @@ class BatchesHandler(FormUploadHandler):
             raise InvalidInput(f"unknown form field(s) {', '.join(unknown)} (known: file, images, options)")
         if "file" not in form.files:
             raise InvalidInput("the form has no 'file': send the inputs as the part named 'file'")
-        try:
-            options = json.loads(form.fields.get("options") or "{}")
-        except json.JSONDecodeError as error:
-            raise InvalidInput(f"options is not JSON: {error}") from None
         file, images = form.files["file"], form.files.get("images")
         info = await self.call(self.automl.submit_batch, deployment, file.path,
                                images=images.path if images else None,
-                               file_name=Path(file.filename or "inputs.csv").name, options=options)
+                               file_name=Path(file.filename or "inputs.csv").name,
+                               options=form.fields.get("options"))
         self.automl.serving.start_batch(info.id)
         self.write_json(info, status=201)
 

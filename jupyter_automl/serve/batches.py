@@ -40,9 +40,15 @@ FORMATS = ("csv", "jsonl")
 LLM_INPUT_COLUMNS = ("prompt", "system_prompt", "prompt_history", "roles")
 
 
-def check_batch_options(options: dict[str, Any], model_type: ModelType) -> dict[str, Any]:
+def check_batch_options(options: dict[str, Any] | str | bytes | None, model_type: ModelType) -> dict[str, Any]:
     """Options applied to every row (generation settings for LLMs, ``top_k`` for classifiers),
-    checked before anything is queued."""
+    a dict or its JSON text (a form's field), checked before anything is queued."""
+    if isinstance(options, (str, bytes)):
+        try:
+            options = json.loads(options) if options.strip() else {}
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"options is not JSON: {error}") from None
+    options = {} if options is None else options
     if not isinstance(options, dict):
         raise InvalidInput("options must be a JSON object")
     if model_type.is_llm:

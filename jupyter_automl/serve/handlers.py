@@ -114,10 +114,6 @@ class BatchSubmitHandler(BatchAPIHandler):
             raise InvalidInput(f"unknown form field(s) {', '.join(unknown)} (known: file, images, options)")
         if "file" not in files:
             raise InvalidInput("the form has no 'file': send the inputs as a multipart file named 'file'")
-        try:
-            options = json.loads(fields["options"][0] or b"{}") if "options" in fields else {}
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise InvalidInput(f"options is not JSON: {error}") from None
         with tempfile.TemporaryDirectory(prefix="batch-upload-") as folder:
             saved = {}
             for name in ("file", "images"):
@@ -128,7 +124,8 @@ class BatchSubmitHandler(BatchAPIHandler):
             file_name = Path(files["file"][0].filename or "inputs.csv").name
             info = await asyncio.get_running_loop().run_in_executor(None, lambda: api.submit_batch(
                 caller.deployment_id, saved["file"], images=saved.get("images"), file_name=file_name,
-                options=options, key_id=caller.key_id or None))
+                options=fields["options"][0] if "options" in fields else None,
+                key_id=caller.key_id or None))
         self.runtime.start_batch(info.id)
         self.write_json(info.to_json(), status=201)
 

@@ -321,7 +321,7 @@ class ServingRuntime(LoggingConfigurable):
         finished = now()
         results: list[Any] = []
         usage: dict[tuple[str, str], list[int]] = {}
-        forget_media: list[str] = []
+        media_to_remove: list[str] = []
         with self.store.session() as session:
             for work, answer in zip(works, answers):
                 keep_text = history.keeps_text(session, work.target.deployment_id)
@@ -358,7 +358,7 @@ class ServingRuntime(LoggingConfigurable):
                 if not keep_text:
                     row.input, row.output = history.metadata_input(row.input), None
                     if work.task_id:
-                        forget_media.append(work.task_id)
+                        media_to_remove.append(work.task_id)
                 session.flush()
                 if work.target.deployment_id:
                     counts = usage.setdefault((work.target.deployment_id, work.target.key_id), [0, 0, 0])
@@ -371,15 +371,21 @@ class ServingRuntime(LoggingConfigurable):
                     results.append(shaped)
             for (deployment_id, key_id), (requests, tokens, errors) in usage.items():
                 self.registry.count_usage(session, deployment_id, key_id, requests, tokens, errors)
-        for task_id in forget_media:
-            self._remove_media(task_id)
+        for task_id in media_to_remove:
+            self.forget_media(task_id)
         return results
 
     # ------------------------------------------------------------- async tasks
     def _task_folder(self, task_id: str) -> Path:
         return self.root / "tasks" / task_id
 
-    def _remove_media(self, task_id: str) -> None:
+    def save_media(self, task_id: str, data: bytes) -> None:
+        """Keep a queued task's media file beside it until the task has run."""
+        folder = self._task_folder(task_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "media").write_bytes(data)
+
+    def forget_media(self, task_id: str) -> None:
         shutil.rmtree(self._task_folder(task_id), ignore_errors=True)
 
     def _forget_text(self, session, task_id: str) -> bool:
@@ -409,9 +415,7 @@ class ServingRuntime(LoggingConfigurable):
                     )
         task_id = orm.new_id()
         if request.media is not None:
-            folder = self._task_folder(task_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / "media").write_bytes(request.media)
+            self.save_media(task_id, request.media)
         row = orm.Task(
             id=task_id, deployment_id=target.deployment_id, version_id=target.version_id,
             api_key_id=target.key_id or None, kind=ASYNC, status=QUEUED,
@@ -590,7 +594,7 @@ class ServingRuntime(LoggingConfigurable):
             shaped = self._task_shape(session, session.get(orm.Task, task_id))
             forget = self._forget_text(session, task_id)
         if forget:
-            self._remove_media(task_id)
+            self.forget_media(task_id)
         return shaped
 
     @staticmethod
@@ -655,7 +659,7 @@ class ServingRuntime(LoggingConfigurable):
                         status=FAILED_TASK, finished_at=at, claimed_by=None, lease_expires_at=None,
                         error=f"gave up after {attempts} attempts (the serving processes stopped)")).rowcount
                     if gave_up and self._forget_text(session, task_id):
-                        self._remove_media(task_id)
+                        self.forget_media(task_id)
                     continue
                 won = session.execute(
                     update(orm.Task).where(orm.Task.id == task_id, orm.Task.status == QUEUED, orphaned)
@@ -674,7 +678,7 @@ class ServingRuntime(LoggingConfigurable):
                 except AutoMLError as error:
                     row.status, row.error, row.finished_at, row.claimed_by = FAILED_TASK, error.message, at, None
                     if self._forget_text(session, task_id):
-                        self._remove_media(task_id)
+                        self.forget_media(task_id)
                     continue
             taken.append((task_id, target, request))
         return taken
@@ -734,7 +738,7 @@ class ServingRuntime(LoggingConfigurable):
                 if ids:
                     history.delete_ids(session, ids)
             for task_id in ids:
-                self._remove_media(task_id)
+                self.forget_media(task_id)
             deleted += len(ids)
             if len(ids) < batch:
                 break
