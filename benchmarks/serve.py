@@ -1,8 +1,18 @@
 """Serving throughput: the task API with dynamic batching on, against the same server with it off.
 
-Two ``jupyter automl serve`` processes run on one store, identical but for
-``c.ServingRuntime.batching``: on (the defaults: a 20 ms window for requests known to be coming, at most 32 requests a call) and
-off (one request per model call, the per-request baseline). Both serve a text classifier trained
+``jupyter automl serve`` processes run on one store, identical but for their ``ServingRuntime``
+settings:
+
+* off: ``batching = False``, one request per model call (for the LLM, ``model.generate`` one
+  request at a time): the per-request baseline;
+* on: the defaults. Classifier requests are batched (a 20 ms window for requests known to be
+  coming, at most 32 a call); LLM requests join the running generation between tokens
+  (continuous batching, at most 32 rows) and shared prompt beginnings are prefilled once
+  (the prefix cache);
+* on, no prefix cache: ``prefix_cache = False``, continuous batching alone (LLM only), to show
+  what each part brings.
+
+They serve a text classifier trained
 from the packaged all-MiniLM-L6-v2 and a chat LLM trained (LoRA) from the packaged
 SmolLM2-135M-Instruct; the versions are trained in this process on a few example rows (how well
 they are trained does not change throughput), registered as trained versions, and deployed.
@@ -16,17 +26,20 @@ other, never together: the idle one only wakes every 2 s for a store query.
 
 How to read the table: requests/s and latency (p50, p99, from sending a request to its answer)
 per server; tokens/s counts the completion tokens the answers report; "mean batch" is requests
-per model call (answers finished together came from one call; well below the concurrency, the
-requests were split into cohorts that take turns); "other CPU" is the share of all cores that
+per model call for the classifier (answers finished together came from one call; well below the
+concurrency, the requests were split into cohorts that take turns), answers that ended at the
+same step for the continuous LLM; "other CPU" is the share of all cores that
 processes other than this benchmark and its servers used meanwhile (when it is high, that row is
 disturbed: run again). The speed-up is batching on over off at the same concurrency
 (requests/s for the classifier, tokens/s for the LLM). The bars
 (shared/PERFORMANCE.md): classifier at concurrency 32 >= 1.8x on a 2-core CPU (10x on a GPU),
 chat LLM at concurrency 16 >= 4x sequential generation on the CPU (10x on a GPU). At
-concurrency 1 both servers do the same work; on is slightly slower there by its window.
+concurrency 1 the servers do the same work; on is slightly slower there by its window. The LLM
+runs at concurrency 1 send a quarter of ``--llm-requests`` (they only show the overhead). Every
+LLM request is a prompt the server has not seen in this run.
 
-    python benchmarks/serve.py                                  # 400 / 32 requests a run
-    python benchmarks/serve.py --requests 64 --llm-requests 16  # a quick check
+    python benchmarks/serve.py                                  # 400 / 64 requests a run
+    python benchmarks/serve.py --requests 64 --llm-requests 32  # a quick check
     python benchmarks/serve.py --skip-llm                       # the classifier alone
 
 Timings on shared 2-core machines are noisy (the client also shares the cores with the server):
@@ -48,7 +61,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -85,6 +98,11 @@ class StoreLocation:
     url: str
 
 
+OFF, ON, NO_PREFIX_CACHE = "off", "on", "on, no prefix cache"
+MODES = {OFF: {"batching": False}, ON: {"batching": True},
+         NO_PREFIX_CACHE: {"batching": True, "prefix_cache": False}}
+
+
 @dataclass
 class Target:
     """A deployed model and the request bodies sent to it (in turn)."""
@@ -96,13 +114,18 @@ class Target:
     requests: int
     warmup: int  # requests (all at once) to each server before the timed runs
     generates: bool  # an LLM: throughput is completion tokens/s
+    modes: tuple[str, ...] = (OFF, ON)
+
+    def requests_at(self, concurrency: int) -> int:
+        """LLM runs at concurrency 1 take long for what they show: a quarter of the requests."""
+        return max(8, self.requests // 4) if self.generates and concurrency == 1 else self.requests
 
 
 @dataclass
 class Run:
     target: Target
     concurrency: int
-    batching: bool
+    mode: str
     seconds: float
     latencies: list[float]
     prompt_tokens: int
@@ -218,7 +241,8 @@ def prepare(work: Path, args: argparse.Namespace) -> tuple[StoreLocation, list[T
                           "validation_percent": 0}, work)
         rows = automl.snapshot_rows(examples["llm_chat"].id).sample(frac=1, random_state=0)
         targets.append(Target("chat LLM", automl.deploy("bench-chat").new_keys[0].key,
-                              chat_bodies(rows), LLM_LEVELS, args.llm_requests, warmup=2, generates=True))
+                              chat_bodies(rows), LLM_LEVELS, args.llm_requests, warmup=2, generates=True,
+                              modes=(OFF, ON, NO_PREFIX_CACHE)))
     automl.close()  # unloads the models this process loaded to deploy them
     return StoreLocation(automl.root, automl.store_url), targets
 
@@ -246,13 +270,13 @@ def healthy(port: int) -> bool:
 
 
 @contextmanager
-def server(store: StoreLocation, work: Path, batching: bool) -> Iterator[Server]:
-    """A ``jupyter automl serve`` process with batching on or off, once it answers; its process
-    group is stopped on the way out."""
-    name = f"batching-{'on' if batching else 'off'}"
+def server(store: StoreLocation, work: Path, mode: str) -> Iterator[Server]:
+    """A ``jupyter automl serve`` process in ``mode`` (see ``MODES``), once it answers; its
+    process group is stopped on the way out."""
+    name = "batching-" + mode.replace(", ", "-").replace(" ", "-")
     config_dir = work / name
     config_dir.mkdir()
-    (config_dir / "jupyter_automl_config.json").write_text(json.dumps({"ServingRuntime": {"batching": batching}}))
+    (config_dir / "jupyter_automl_config.json").write_text(json.dumps({"ServingRuntime": MODES[mode]}))
     port = free_port()
     log_path = work / f"{name}.log"
     with log_path.open("wb") as log:
@@ -290,14 +314,16 @@ def stop(process: subprocess.Popen) -> None:
 
 # -- load ---------------------------------------------------------------------------------------
 
-async def drive(port: int, target: Target, requests: int, concurrency: int, batching: bool) -> Run:
-    """``requests`` sync tasks with ``concurrency`` of them in flight at every moment."""
+async def drive(port: int, target: Target, requests: int, concurrency: int, mode: str,
+                first: int = 0) -> Run:
+    """``requests`` sync tasks with ``concurrency`` of them in flight at every moment: the
+    target's bodies from number ``first`` on."""
     from tornado.httpclient import AsyncHTTPClient
 
     client = AsyncHTTPClient(force_instance=True, max_clients=concurrency)
     url = f"http://127.0.0.1:{port}/automl/api/v2/task/sync"
     headers = {"Authorization": f"Token {target.key}", "Content-Type": "application/json"}
-    numbers = iter(range(requests))
+    numbers = iter(range(first, first + requests))
     latencies: list[float] = []
     finished: set[str] = set()
     prompt_tokens = completion_tokens = 0
@@ -324,7 +350,7 @@ async def drive(port: int, target: Target, requests: int, concurrency: int, batc
         await asyncio.gather(*(user() for _ in range(concurrency)))
     finally:
         client.close()
-    return Run(target, concurrency, batching, time.perf_counter() - started, latencies,
+    return Run(target, concurrency, mode, time.perf_counter() - started, latencies,
                prompt_tokens, completion_tokens, len(finished))
 
 
@@ -335,53 +361,59 @@ def others_cpu_seconds(ours: list[psutil.Process]) -> float:
     return busy - sum(p.cpu_times().user + p.cpu_times().system for p in ours)
 
 
-def measure(servers: dict[bool, Server], targets: list[Target]) -> list[Run]:
-    """Each target at each concurrency, batching off then on, after a warm-up of both."""
+def measure(servers: dict[str, Server], targets: list[Target]) -> list[Run]:
+    """Each target at each concurrency in each of its modes, one after the other, after a
+    warm-up of each. Every server gets the same requests at a concurrency, and no request is
+    sent twice to a server (a prompt it has seen would find its whole beginning in the LLM's
+    prefix cache)."""
     ours = [psutil.Process(), *(psutil.Process(s.pid) for s in servers.values())]
     runs = []
     for target in targets:
-        for batching, s in servers.items():  # warm-up: a model's first calls are not timed
-            asyncio.run(drive(s.port, target, target.warmup, target.warmup, batching))
+        for mode in target.modes:  # warm-up: a model's first calls are not timed
+            asyncio.run(drive(servers[mode].port, target, target.warmup, target.warmup, mode))
+        first = target.warmup
         for concurrency in target.levels:
-            for batching, s in servers.items():
+            requests = target.requests_at(concurrency)
+            for mode in target.modes:
                 others = others_cpu_seconds(ours)
-                run = asyncio.run(drive(s.port, target, target.requests, concurrency, batching))
+                run = asyncio.run(drive(servers[mode].port, target, requests, concurrency, mode, first))
                 others = others_cpu_seconds(ours) - others
                 run.others_cpu = max(0.0, others / (run.seconds * psutil.cpu_count()))
                 runs.append(run)
-                print(f"  {target.label}, concurrency {concurrency}, batching {'on' if batching else 'off'}: "
+                print(f"  {target.label}, concurrency {concurrency}, batching {mode}: "
                       f"{run.requests_per_s:.1f} requests/s in {run.seconds:.1f} s "
                       f"(other processes: {run.others_cpu:.0%} of the CPU)", flush=True)
+            first += requests
     return runs
 
 
 # -- report -------------------------------------------------------------------------------------
 
-def find(runs: list[Run], label: str, concurrency: int, batching: bool) -> Run | None:
-    return next((r for r in runs if (r.target.label, r.concurrency, r.batching) == (label, concurrency, batching)),
+def find(runs: list[Run], label: str, concurrency: int, mode: str) -> Run | None:
+    return next((r for r in runs if (r.target.label, r.concurrency, r.mode) == (label, concurrency, mode)),
                 None)
 
 
 def speedup(runs: list[Run], on: Run) -> float:
-    """Batching on over off at the same concurrency, in the target's throughput."""
-    return on.throughput / find(runs, on.target.label, on.concurrency, False).throughput
+    """A batching mode over off at the same concurrency, in the target's throughput."""
+    return on.throughput / find(runs, on.target.label, on.concurrency, OFF).throughput
 
 
 def report(runs: list[Run], gpu: bool) -> bool:
     """Print the table and a line per bar; ``True`` when every bar measured is met."""
     print("\n| model | concurrency | batching | requests | requests/s | tokens/s | p50 ms | p99 ms "
-          "| mean batch | other CPU | speed-up on/off |")
+          "| mean batch | other CPU | speed-up over off |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in runs:
         tokens = f"{run.tokens_per_s:.1f}" if run.target.generates else ""
-        ratio = f"{speedup(runs, run):.2f}x" if run.batching else ""
-        print(f"| {run.target.label} | {run.concurrency} | {'on' if run.batching else 'off'} | {run.requests} "
+        ratio = f"{speedup(runs, run):.2f}x" if run.mode != OFF else ""
+        print(f"| {run.target.label} | {run.concurrency} | {run.mode} | {run.requests} "
               f"| {run.requests_per_s:.1f} | {tokens} | {run.latency_ms(50):.0f} | {run.latency_ms(99):.0f} "
               f"| {run.requests / run.model_calls:.1f} | {run.others_cpu:.0%} | {ratio} |")
     print()
     passed = True
     for label, (concurrency, cpu_bar, gpu_bar) in BARS.items():
-        on = find(runs, label, concurrency, True)
+        on = find(runs, label, concurrency, ON)
         if on is None:
             continue
         bar, ratio = (gpu_bar if gpu else cpu_bar), speedup(runs, on)
@@ -389,6 +421,9 @@ def report(runs: list[Run], gpu: bool) -> bool:
         unit = "tokens/s" if on.target.generates else "requests/s"
         print(f"{'PASS' if ratio >= bar else 'FAIL'}: {label} at concurrency {concurrency}, batching on "
               f"is {ratio:.2f}x off in {unit} (bar on the {'GPU' if gpu else 'CPU'}: >= {bar:g}x)")
+        alone = find(runs, label, concurrency, NO_PREFIX_CACHE)
+        if alone is not None:
+            print(f"      (without the prefix cache, continuous batching alone: {speedup(runs, alone):.2f}x)")
     return passed
 
 
@@ -399,8 +434,9 @@ def describe(runs: list[Run], gpu: bool) -> str:
     from jupyter_automl.serve.runtime import ServingRuntime
 
     device = torch.cuda.get_device_name() if gpu else f"CPU, {os.cpu_count()} cores"
-    lines = [f"device: {device}; batching on: a {ServingRuntime.batch_window_ms.default_value:g} ms window, "
-             f"at most {ServingRuntime.max_batch_size.default_value} requests a model call",
+    lines = [f"device: {device}; batching on: a {ServingRuntime.batch_window_ms.default_value:g} ms window "
+             f"for the classifier, at most {ServingRuntime.max_batch_size.default_value} requests a model call "
+             "(the LLM: rows generating at once)",
              f"classifier: product reviews of {REVIEW_TOKENS[0]}-{REVIEW_TOKENS[1]} tokens"]
     llm = [r for r in runs if r.target.generates]
     if llm:
@@ -414,7 +450,8 @@ def describe(runs: list[Run], gpu: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="classifier requests per run")
-    parser.add_argument("--llm-requests", type=int, default=32, help="chat LLM requests per run")
+    parser.add_argument("--llm-requests", type=int, default=64,
+                        help="chat LLM requests per run (a quarter at concurrency 1)")
     parser.add_argument("--skip-llm", action="store_true", help="the classifier alone")
     parser.add_argument("--data-dir", help="an empty or new folder for the store and data "
                         "(default: a temp folder, removed at the end)")
@@ -433,9 +470,12 @@ def main() -> int:
     gpu = torch.cuda.is_available()
     try:
         store, targets = prepare(work, args)
-        with server(store, work, batching=False) as off, server(store, work, batching=True) as on:
-            print(f"servers up: batching off on port {off.port}, on on port {on.port}; measuring", flush=True)
-            runs = measure({False: off, True: on}, targets)
+        with ExitStack() as stack:
+            servers = {mode: stack.enter_context(server(store, work, mode))
+                       for mode in dict.fromkeys(m for target in targets for m in target.modes)}
+            print("servers up: " + ", ".join(f"batching {mode} on port {s.port}" for mode, s in servers.items())
+                  + "; measuring", flush=True)
+            runs = measure(servers, targets)
         print(f"\n{describe(runs, gpu)}")
         return 0 if report(runs, gpu) else 1
     finally:

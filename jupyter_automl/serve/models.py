@@ -8,12 +8,14 @@ with its score; an LLM gives the completion with its token counts.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidInput
+from ..training import decoding
 from ..training.predictor import generation_settings, load_predictor
 from .inputs import (
     CLASSIFIER_OPTIONS,
@@ -136,6 +138,25 @@ class ServedLLM(ServedModel):
         ``on_text`` as it is generated; the answer is the one :meth:`call` would give."""
         ids, settings = item
         return self._answer(self.predictor.stream_ids(ids, dict(settings), on_text, cancel))
+
+    @functools.cached_property
+    def continuous(self) -> bool:
+        """Whether requests can join and leave a running generation (see ``decoding``)."""
+        return decoding.supports(self.predictor.model)
+
+    def decoder(self, *, prefix_cache: bool = True) -> decoding.Decoder:
+        return decoding.Decoder(self.predictor, prefix_cache=prefix_cache)
+
+    @staticmethod
+    def row(item: Any, on_text: Callable[[str], None] | None = None,
+            cancel: threading.Event | None = None) -> decoding.Row:
+        """A prepared request as a row for :meth:`decoder`."""
+        ids, settings = item
+        return decoding.Row(ids, dict(settings), on_text=on_text, cancel=cancel or threading.Event())
+
+    def answer_of(self, row: decoding.Row) -> Answer:
+        """The answer of a row that has ended: the same as :meth:`call` gives."""
+        return self._answer(dict(row.result))
 
     @staticmethod
     def _answer(out: dict[str, Any]) -> Answer:

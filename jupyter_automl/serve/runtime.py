@@ -34,6 +34,7 @@ from ..store import Store, orm
 from ..store.orm import utcnow as now
 from . import batches, history, playground
 from .batching import Batcher, Streamed
+from .continuous import ContinuousBatcher
 from .deployments import COMPLETE, DEPLOYING, FAILED, Caller, DeploymentRegistry
 from .inputs import TaskRequest
 from .models import ServedModel, load_served
@@ -56,7 +57,14 @@ class Work:
 class ServingRuntime(LoggingConfigurable):
     """Loads versions, batches their requests, records tasks, and runs async tasks."""
 
-    batching = Bool(True, help="Group concurrent requests to one model into one call.").tag(config=True)
+    batching = Bool(
+        True, help="Group concurrent requests to one model into one call; an LLM's requests join its "
+        "running generation between tokens (continuous batching). Off: one request per call."
+    ).tag(config=True)
+    prefix_cache = Bool(
+        True, help="With batching on, an LLM keeps the keys and values of prompt beginnings that "
+        "requests share (a system prompt, a chat template) and prefills only the rest of a prompt."
+    ).tag(config=True)
     batch_window_ms = Float(
         20.0, help="How long a model call waits for requests known to be on their way (being "
         "checked, or from the clients of the last call). A lone request does not wait."
@@ -65,7 +73,9 @@ class ServingRuntime(LoggingConfigurable):
         100.0, help="After a long call (an LLM's generation), a tenth of its length is waited for "
         "returning clients, but never longer than this."
     ).tag(config=True)
-    max_batch_size = Int(32, help="The most requests in one model call.").tag(config=True)
+    max_batch_size = Int(
+        32, help="The most requests in one model call (for an LLM: generating at once)."
+    ).tag(config=True)
     max_queue = Int(
         512, help="Requests waiting per model before new ones are refused with 503 and Retry-After."
     ).tag(config=True)
@@ -113,6 +123,7 @@ class ServingRuntime(LoggingConfigurable):
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._served: dict[str, ServedModel] = {}
         self._batchers: dict[str, Batcher] = {}
+        self._generators: dict[str, ContinuousBatcher] = {}
         self._loading: dict[str, Future] = {}
         self._last_used: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -169,9 +180,10 @@ class ServingRuntime(LoggingConfigurable):
     def unload(self, version_id: str) -> None:
         with self._lock:
             self._served.pop(version_id, None)
-            batcher = self._batchers.pop(version_id, None)
-        if batcher is not None:
-            batcher.close()
+            lanes = [self._batchers.pop(version_id, None), self._generators.pop(version_id, None)]
+        for lane in lanes:
+            if lane is not None:
+                lane.close()
 
     def activate(self, deployment_id: str) -> DeploymentInfo:
         """Finish deploying: load the version here, then ``complete``, or ``failed`` with the
@@ -205,8 +217,28 @@ class ServingRuntime(LoggingConfigurable):
                     )
         return batcher
 
-    async def _prepared(self, target: Caller, request: TaskRequest) -> tuple[Batcher, Any]:
-        """Check a request off the event loop, announced to its batcher meanwhile."""
+    def _lane(self, version_id: str) -> Batcher | ContinuousBatcher:
+        """What answers a loaded version's requests: for an LLM whose cache rows can join and
+        leave a running generation, with batching on, its continuous batcher; else its batcher."""
+        generator = self._generators.get(version_id)
+        if generator is not None:
+            return generator
+        model = self._served[version_id]
+        if not (self.batching and getattr(model, "continuous", False)):
+            return self._batcher(version_id)
+        with self._lock:
+            generator = self._generators.get(version_id)
+            if generator is None:
+                generator = self._generators[version_id] = ContinuousBatcher(
+                    model, lambda works, answers, starts: self._record(model, works, answers, starts),
+                    max_rows=self.max_batch_size, max_pending=self.max_queue,
+                    prefix_cache=self.prefix_cache, name=f"version {version_id[:8]}",
+                )
+        return generator
+
+    async def _prepared(self, target: Caller, request: TaskRequest) -> tuple[Batcher | ContinuousBatcher, Any]:
+        """Check a request off the event loop, announced to its batcher meanwhile; returns
+        what answers it (see :meth:`_lane`) and the prepared request."""
         batcher = self._batcher(target.version_id)
         batcher.expect()
         try:
@@ -214,7 +246,7 @@ class ServingRuntime(LoggingConfigurable):
                 None, self.prepare, target, request)
         finally:
             batcher.arrived()
-        return batcher, prepared
+        return self._lane(target.version_id), prepared
 
     # ---------------------------------------------------------------- callers
     def caller(self, key: str | None) -> Caller:
@@ -260,10 +292,10 @@ class ServingRuntime(LoggingConfigurable):
     async def answer(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
         """Answer a request now (sync task or playground) through the model's batcher."""
         arrived = now()
-        batcher, prepared = await self._prepared(target, request)
+        lane, prepared = await self._prepared(target, request)
         if kind == PLAYGROUND and not target.deployment_id:
             await asyncio.get_running_loop().run_in_executor(None, self._take_playground, target.version_id)
-        return await batcher.submit(Work(target, kind, request, prepared, arrived))
+        return await lane.submit(Work(target, kind, request, prepared, arrived))
 
     def answer_sync(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> dict[str, Any]:
         """The same answer for faces without an event loop (the Python API, the CLI)."""
@@ -271,7 +303,7 @@ class ServingRuntime(LoggingConfigurable):
         _, prepared = self.prepare(target, request)
         if kind == PLAYGROUND and not target.deployment_id:
             self._take_playground(target.version_id)
-        answer = self._batcher(target.version_id).run_now([Work(target, kind, request, prepared, arrived)])[0]
+        answer = self._lane(target.version_id).run_now([Work(target, kind, request, prepared, arrived)])[0]
         if isinstance(answer, BaseException):
             raise answer
         return answer
@@ -279,14 +311,17 @@ class ServingRuntime(LoggingConfigurable):
     async def stream(self, target: Caller, request: TaskRequest, kind: str = SYNC) -> Streamed:
         """Answer an LLM request piece by piece: ``async for`` the completion's text as it is
         generated, then ``await result()`` for the recorded task (what :meth:`answer` returns).
-        A bad request is refused here, before any piece. It runs alone on the model's thread;
+        A bad request is refused here, before any piece. It is a row of the running generation
+        (for models without continuous batching, it runs alone on the model's thread);
         ``close()`` stops it, and the task is then recorded as failed."""
         arrived = now()
-        batcher, prepared = await self._prepared(target, request)
+        lane, prepared = await self._prepared(target, request)
         model = self._served[target.version_id]
         if not callable(getattr(model, "stream", None)):
             raise InvalidInput("this deployment cannot stream its answers")
         work = Work(target, kind, request, prepared, arrived)
+        if isinstance(lane, ContinuousBatcher):
+            return lane.stream(work)
 
         def generate(streamed: Streamed) -> Any:
             started = now()
@@ -298,9 +333,9 @@ class ServingRuntime(LoggingConfigurable):
                 self.log.exception("jupyter_automl: %s v%s failed on a streamed request",
                                    model.model_name, model.version)
                 answer = error
-            return self._record(model, [work], [answer], started)[0]
+            return self._record(model, [work], [answer], [started])[0]
 
-        return batcher.stream(generate)
+        return lane.stream(generate)
 
     def _run_batch(self, model: ServedModel, works: Sequence[Work]) -> list[Any]:
         """One model call for a batch, then one transaction that records its tasks."""
@@ -311,10 +346,10 @@ class ServingRuntime(LoggingConfigurable):
             self.log.exception("jupyter_automl: %s v%s failed on a batch of %d",
                                model.model_name, model.version, len(works))
             answers = [error] * len(works)
-        return self._record(model, works, answers, started)
+        return self._record(model, works, answers, [started] * len(works))
 
     def _record(self, model: ServedModel, works: Sequence[Work], answers: Sequence[Any],
-                started: datetime) -> list[Any]:
+                starts: Sequence[datetime]) -> list[Any]:
         """Store the batch's tasks and count usage, in one transaction. The answers carry the
         whole task; the rows of a metadata-only deployment keep no input or output text (an
         async task's input, kept while it was queued, is replaced by its metadata here)."""
@@ -323,7 +358,7 @@ class ServingRuntime(LoggingConfigurable):
         usage: dict[tuple[str, str], list[int]] = {}
         media_to_remove: list[str] = []
         with self.store.session() as session:
-            for work, answer in zip(works, answers):
+            for work, answer, started in zip(works, answers, starts):
                 keep_text = history.keeps_text(session, work.target.deployment_id)
                 failed = isinstance(answer, BaseException)
                 if failed:
@@ -366,7 +401,7 @@ class ServingRuntime(LoggingConfigurable):
                     counts[1] += 0 if failed else answer.prompt_tokens + answer.completion_tokens
                     counts[2] += int(failed)
                 if failed and work.kind != ASYNC:
-                    results.append(answer)
+                    results.append(answer if isinstance(answer, AutoMLError) else AutoMLError(error))
                 else:
                     results.append(shaped)
             for (deployment_id, key_id), (requests, tokens, errors) in usage.items():
@@ -447,8 +482,8 @@ class ServingRuntime(LoggingConfigurable):
         loop = asyncio.get_running_loop()
         try:
             try:
-                batcher, prepared = await self._prepared(target, request)
-                shaped = await batcher.submit(Work(target, ASYNC, request, prepared, now(), task_id=task_id))
+                lane, prepared = await self._prepared(target, request)
+                shaped = await lane.submit(Work(target, ASYNC, request, prepared, now(), task_id=task_id))
             except AutoMLError as error:
                 if error.http_status == 503:  # the queue is full: leave it for a later sweep
                     await loop.run_in_executor(None, self._release, task_id)
@@ -557,7 +592,7 @@ class ServingRuntime(LoggingConfigurable):
                     works.append(Work(target, BATCH, request, prepared, now(), task_id=task_id))
                 try:
                     if works:
-                        self._batcher(works[0].target.version_id).run_now(works)
+                        self._lane(works[0].target.version_id).run_now(works)
                 finally:
                     self._held.difference_update(task_id for task_id, _, _ in taken)
                 if on_progress is not None:
@@ -770,8 +805,8 @@ class ServingRuntime(LoggingConfigurable):
             ).all())
         cutoff = time.monotonic() - idle_seconds
         for version_id in list(self._served):
-            batcher = self._batchers.get(version_id)
-            busy = batcher is not None and batcher.pending > 0
+            lanes = (self._batchers.get(version_id), self._generators.get(version_id))
+            busy = any(lane is not None and lane.pending > 0 for lane in lanes)
             if version_id not in deployed and not busy and self._last_used.get(version_id, 0) < cutoff:
                 self.unload(version_id)
 

@@ -298,20 +298,21 @@ class LLMPredictor:
         criteria = []
         stops = settings.get("stop") or ()
         if stops:
-            ends = self._stop_ids()
-            window = max(len(s) for s in stops) + 4  # tokens enough to hold a new occurrence
-
-            def stopped(input_ids: torch.Tensor) -> list[bool]:
-                rows = input_ids[:, start:].tolist()
-                return [_first_stop(self._decode([t for t in row if t not in ends][-window:]), stops)
-                        is not None for row in rows]
-
-            criteria.append(_criterion(stopped))
+            criteria.append(_criterion(
+                lambda input_ids: [self._stopped(row, stops) for row in input_ids[:, start:].tolist()]
+            ))
         if cancel is not None:
             criteria.append(_criterion(lambda input_ids: [cancel.is_set()] * input_ids.shape[0]))
         if criteria:
             kwargs["stopping_criteria"] = StoppingCriteriaList(criteria)
         return kwargs
+
+    def _stopped(self, tokens: Sequence[int], stops: Sequence[str]) -> bool:
+        """Whether a completion in progress has just come to hold a stop sequence (its last
+        tokens, enough to hold a new occurrence, are decoded; end tokens are left out)."""
+        ends = self._stop_ids()
+        window = max(len(s) for s in stops) + 4
+        return _first_stop(self._decode([t for t in tokens if t not in ends][-window:]), stops) is not None
 
     def _decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)

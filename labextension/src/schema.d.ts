@@ -1759,6 +1759,15 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description The model failed on this request (the server's fault, such as running out of memory); the task is recorded as failed. */
+        ModelFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description The deployment's queue is full, or it is still deploying; try again after Retry-After seconds. */
         Unavailable: {
             headers: {
@@ -3078,6 +3087,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["TaskNotFound"];
             413: components["responses"]["TooLarge"];
+            500: components["responses"]["ModelFailed"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -1,0 +1,92 @@
+"""LLM deployments batch continuously (serve/continuous.py): a request joins the generation in
+progress instead of waiting for it, an answer is handed back as soon as it ends, and one
+failing model call fails only the rows then in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from jupyter_automl.serve.continuous import ContinuousBatcher
+
+
+@pytest.fixture
+def bot(deploy):
+    created = deploy("bot", "llm_chat")
+    return created, created.new_keys[0].key
+
+
+def ask(prompt: str, max_tokens: int) -> dict:
+    # A high temperature keeps the tiny model from ending early (mostly).
+    return {"text_data": prompt, "options": {"max_tokens": max_tokens, "temperature": 5.0, "seed": 1}}
+
+
+async def test_a_short_request_is_answered_while_a_long_one_generates(bot, task_api, server_automl):
+    created, key = bot
+    await task_api("POST", "sync", key=key, body=ask("warm up", 2))
+    finished: dict[str, float] = {}
+
+    async def send(name: str, max_tokens: int, delay: float) -> dict:
+        await asyncio.sleep(delay)
+        code, answer, _ = await task_api("POST", "sync", key=key, body=ask(name, max_tokens))
+        finished[name] = time.perf_counter()
+        assert code == 200, answer
+        return answer
+
+    long, short = await asyncio.gather(send("long", 400, 0.0), send("short", 3, 0.5))
+    assert long["usage"]["completion_tokens"] > 100 and short["usage"]["completion_tokens"] <= 3
+    # Sent half a second after the long one, the short one did not wait for it.
+    assert finished["short"] < finished["long"]
+    generator = server_automl.serving._generators[created.version_id]
+    assert isinstance(generator, ContinuousBatcher) and generator.items == 3
+
+
+async def test_concurrent_answers_equal_the_answers_one_at_a_time(bot, task_api):
+    _, key = bot
+    bodies = [{"text_data": f"question {n}" + " and more" * n, "options": {"max_tokens": 3 + n}}
+              for n in range(6)]
+    alone = [(await task_api("POST", "sync", key=key, body=body))[1] for body in bodies]
+    together = await asyncio.gather(*(task_api("POST", "sync", key=key, body=body) for body in bodies))
+    assert [a[1]["status"][0]["response"]["output"] for a in together] == \
+        [a["status"][0]["response"]["output"] for a in alone]
+
+
+async def test_a_failed_model_call_fails_the_rows_in_flight_and_the_next_request_is_answered(
+        bot, task_api, server_automl, monkeypatch):
+    created, key = bot
+    code, _, _ = await task_api("POST", "sync", key=key, body=ask("first", 2))
+    assert code == 200
+    model = server_automl.serving._served[created.version_id].predictor.model
+    forward = model.forward
+    calls = {"n": 0}
+
+    def breaks_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("out of memory")
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward", breaks_once)
+    code, answer, _ = await task_api("POST", "sync", key=key, body=ask("second", 10))
+    assert code == 500 and "failed" in answer["message"]
+    code, answer, _ = await task_api("POST", "sync", key=key, body=ask("third", 4))
+    assert code == 200 and answer["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("jp_server_config", [{"batching": False}], indirect=True)
+async def test_with_batching_off_requests_are_answered_one_at_a_time(bot, task_api, server_automl):
+    created, key = bot
+    codes = await asyncio.gather(*(task_api("POST", "sync", key=key, body=ask(f"q{n}", 3)) for n in range(3)))
+    assert [c for c, _, _ in codes] == [200] * 3
+    assert created.version_id not in server_automl.serving._generators
+    batcher = server_automl.serving._batchers[created.version_id]
+    assert batcher.batches == batcher.items == 3
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, tiny_base_models, request):
+    from tests.serve.conftest import server_config
+
+    return server_config(tmp_path, tiny_base_models, **getattr(request, "param", {}))

@@ -1,0 +1,125 @@
+"""Continuous batching (training/decoding.py): rows that join a running generation between
+tokens, and leave it as soon as they end, get exactly what ``generate`` gives each alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from jupyter_automl.training import load_predictor
+from jupyter_automl.training.decoding import Decoder, Row, supports
+from jupyter_automl.training.predictor import generation_settings
+
+PROMPTS = [
+    {"prompt": "What is 1 plus one?"},
+    {"prompt": "What is 3 plus one?", "system_prompt": "Answer briefly."},
+    {"prompt": "hi", "prompt_history": [{"role": "user", "content": "a much longer first turn, "
+                                         "so that this prompt is the longest of them all"},
+                                        {"role": "assistant", "content": "ok"}]},
+    {"prompt": "Tell me a story about a lamp."},
+]
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_runs):
+    torch.manual_seed(0)
+    return load_predictor(tiny_runs["llm_chat"], device="cpu")
+
+
+def settings(**options):
+    return generation_settings({"max_tokens": 12, **options})
+
+
+def alone(predictor, item, **options):
+    return predictor.generate_ids([predictor.prompt_ids(item)], settings(**options))[0]
+
+
+def test_rows_joining_a_running_generation_get_what_generate_gives_each_alone(predictor, one_torch_thread):
+    expected = [alone(predictor, item, max_tokens=4 + 3 * n) for n, item in enumerate(PROMPTS)]
+    rows = [Row(predictor.prompt_ids(item), settings(max_tokens=4 + 3 * n)) for n, item in enumerate(PROMPTS)]
+    decoder = Decoder(predictor)
+    ended = decoder.add(rows[:2])
+    ended += decoder.step()
+    ended += decoder.add(rows[2:])  # a longer prompt joins rows that are two tokens in
+    in_flight = []
+    while decoder.rows:
+        in_flight.append(len(decoder.rows))
+        ended += decoder.step()
+    assert [row.result for row in rows] == expected
+    assert sorted(map(id, ended)) == sorted(map(id, rows))
+    # Rows left as they ended: the shortest first, so fewer rows were decoded at each step.
+    assert in_flight == sorted(in_flight, reverse=True) and in_flight[-1] < len(rows)
+
+
+def test_a_row_that_ends_leaves_the_cache_and_its_columns_are_cut(predictor, one_torch_thread):
+    long_prompt, short_prompt = (predictor.prompt_ids(PROMPTS[2]), predictor.prompt_ids(PROMPTS[0]))
+    decoder = Decoder(predictor)
+    decoder.add([Row(long_prompt, settings(max_tokens=2)), Row(short_prompt, settings(max_tokens=6))])
+    assert decoder._mask.shape == (2, len(long_prompt))
+    ended = decoder.step()  # the long prompt's row has its two tokens
+    assert [len(row.prompt) for row in ended] == [len(long_prompt)]
+    # The short row alone is left, with no column of padding before its prompt.
+    assert decoder._mask.shape == (1, len(short_prompt) + 1) and bool(decoder._mask.all())
+    assert decoder._cache.get_seq_length() == len(short_prompt) + 1
+
+
+def test_a_row_can_end_at_its_first_token(predictor, one_torch_thread):
+    row = Row(predictor.prompt_ids(PROMPTS[0]), settings(max_tokens=1))
+    decoder = Decoder(predictor)
+    assert decoder.add([row]) == [row] and decoder.rows == []
+    assert row.result == alone(predictor, PROMPTS[0], max_tokens=1)
+
+
+def test_stop_sequences_end_a_row_as_they_end_generate(predictor, one_torch_thread):
+    free = alone(predictor, PROMPTS[3], max_tokens=16)["completion"]
+    assert len(free) > 3
+    stop = free[2:4]
+    row = Row(predictor.prompt_ids(PROMPTS[3]), settings(max_tokens=16, stop=stop))
+    decoder = Decoder(predictor)
+    decoder.add([row, Row(predictor.prompt_ids(PROMPTS[1]), settings(max_tokens=16))])
+    while row.result is None:
+        decoder.step()
+    assert row.result == alone(predictor, PROMPTS[3], max_tokens=16, stop=stop)
+    assert row.result["finish_reason"] == "stop" and stop not in row.result["completion"]
+
+
+def test_a_seeded_sampled_row_draws_the_same_alone_or_in_company(predictor, one_torch_thread):
+    sampled = dict(max_tokens=16, temperature=1.5, top_p=0.9, seed=42)
+
+    def draw(company: int) -> dict:
+        row = Row(predictor.prompt_ids(PROMPTS[3]), settings(**sampled))
+        others = [Row(predictor.prompt_ids(PROMPTS[n % 3]), settings(max_tokens=16, temperature=1.0))
+                  for n in range(company)]
+        decoder = Decoder(predictor)
+        decoder.add([*others, row])
+        while decoder.rows:
+            decoder.step()
+        return row.result
+
+    first = draw(0)
+    assert draw(3) == first and draw(1) == first
+    other_seed = Row(predictor.prompt_ids(PROMPTS[3]), settings(**{**sampled, "seed": 43}))
+    decoder = Decoder(predictor)
+    decoder.add([other_seed])
+    while decoder.rows:
+        decoder.step()
+    assert other_seed.result != first
+
+
+def test_streamed_pieces_join_to_the_completion(predictor, one_torch_thread):
+    pieces: list[str] = []
+    row = Row(predictor.prompt_ids(PROMPTS[3]), settings(max_tokens=16), on_text=pieces.append)
+    decoder = Decoder(predictor)
+    decoder.add([row, Row(predictor.prompt_ids(PROMPTS[0]), settings(max_tokens=3))])
+    while decoder.rows:
+        decoder.step()
+    assert len(pieces) > 1 and "".join(pieces) == row.result["completion"]
+
+
+def test_only_full_attention_caches_take_part():
+    from transformers import LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM
+
+    small = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                 num_attention_heads=2, num_key_value_heads=1)
+    assert supports(LlamaForCausalLM(LlamaConfig(**small)))
+    assert not supports(MistralForCausalLM(MistralConfig(sliding_window=8, **small)))
