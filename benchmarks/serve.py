@@ -35,10 +35,11 @@ disturbed: run again). The speed-up is batching on over off at the same concurre
 (shared/PERFORMANCE.md): classifier at concurrency 32 >= 1.8x on a 2-core CPU (10x on a GPU),
 chat LLM at concurrency 16 >= 4x sequential generation on the CPU (10x on a GPU). At
 concurrency 1 the servers do the same work; on is slightly slower there by its window. The LLM
-runs at concurrency 1 send a quarter of ``--llm-requests`` (they only show the overhead). Every
-LLM request is a prompt the server has not seen in this run.
+runs at concurrency 1 send an eighth of ``--llm-requests`` (they only show the overhead). A
+closed-loop run ends with its last answers draining at lower concurrency; enough requests keep
+that tail short. Every LLM request is a prompt the server has not seen in this run.
 
-    python benchmarks/serve.py                                  # 400 / 64 requests a run
+    python benchmarks/serve.py                                  # 400 / 96 requests a run
     python benchmarks/serve.py --requests 64 --llm-requests 32  # a quick check
     python benchmarks/serve.py --skip-llm                       # the classifier alone
 
@@ -117,8 +118,8 @@ class Target:
     modes: tuple[str, ...] = (OFF, ON)
 
     def requests_at(self, concurrency: int) -> int:
-        """LLM runs at concurrency 1 take long for what they show: a quarter of the requests."""
-        return max(8, self.requests // 4) if self.generates and concurrency == 1 else self.requests
+        """LLM runs at concurrency 1 take long for what they show: an eighth of the requests."""
+        return max(8, self.requests // 8) if self.generates and concurrency == 1 else self.requests
 
 
 @dataclass
@@ -450,8 +451,8 @@ def describe(runs: list[Run], gpu: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=400, help="classifier requests per run")
-    parser.add_argument("--llm-requests", type=int, default=64,
-                        help="chat LLM requests per run (a quarter at concurrency 1)")
+    parser.add_argument("--llm-requests", type=int, default=96,
+                        help="chat LLM requests per run (an eighth at concurrency 1)")
     parser.add_argument("--skip-llm", action="store_true", help="the classifier alone")
     parser.add_argument("--data-dir", help="an empty or new folder for the store and data "
                         "(default: a temp folder, removed at the end)")

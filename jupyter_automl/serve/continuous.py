@@ -88,7 +88,6 @@ class ContinuousBatcher:
         then recorded as failed)."""
         streamed = Streamed(asyncio.get_running_loop())
         entry = self._enqueue([work], on_text=streamed.put, cancel=streamed.cancelled)[0]
-        entry.streamed = True
         streamed._run(asyncio.wrap_future(entry.future))
         return streamed
 
@@ -112,7 +111,8 @@ class ContinuousBatcher:
                 raise Unavailable(
                     f"{self.name} has {self.pending} requests in flight or waiting (the limit is "
                     f"{self.max_pending}); try again later", retry_after=self.retry_after())
-            entries = [_Entry(work, self.model.row(work.prepared, on_text, cancel)) for work in works]
+            entries = [_Entry(work, self.model.row(work.prepared, on_text, cancel), streamed=on_text is not None)
+                       for work in works]
             self._waiting.extend(entries)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=f"decode-{self.name}", daemon=True)

@@ -90,3 +90,30 @@ def jp_server_config(tmp_path, tiny_base_models, request):
     from tests.serve.conftest import server_config
 
     return server_config(tmp_path, tiny_base_models, **getattr(request, "param", {}))
+
+
+async def test_unloading_the_model_answers_the_rows_in_flight_with_503(bot, task_api, server_automl):
+    created, key = bot
+    await task_api("POST", "sync", key=key, body=ask("warm up", 2))
+
+    async def unload_soon():
+        await asyncio.sleep(0.5)
+        server_automl.serving.unload(created.version_id)
+
+    (code, answer, headers), _ = await asyncio.gather(
+        task_api("POST", "sync", key=key, body=ask("long", 4000)), unload_soon())
+    assert code == 503 and "unloaded" in answer["message"] and int(headers["Retry-After"]) >= 1
+    # The next request loads the version again and is answered.
+    code, _, _ = await task_api("POST", "sync", key=key, body=ask("again", 3))
+    assert code == 200
+
+
+@pytest.mark.parametrize("jp_server_config", [{"max_queue": 2}], indirect=True)
+async def test_more_requests_than_the_queue_holds_get_503_with_retry_after(bot, task_api):
+    _, key = bot
+    await task_api("POST", "sync", key=key, body=ask("warm up", 2))
+    answers = await asyncio.gather(*(task_api("POST", "sync", key=key, body=ask(f"q{n}", 200)) for n in range(5)))
+    codes = sorted(code for code, _, _ in answers)
+    assert codes.count(200) >= 2 and 503 in codes
+    refused = next(a for a in answers if a[0] == 503)
+    assert "limit" in refused[1]["message"] and int(refused[2]["Retry-After"]) >= 1

@@ -123,3 +123,35 @@ def test_only_full_attention_caches_take_part():
                  num_attention_heads=2, num_key_value_heads=1)
     assert supports(LlamaForCausalLM(LlamaConfig(**small)))
     assert not supports(MistralForCausalLM(MistralConfig(sliding_window=8, **small)))
+
+
+def test_a_shared_prompt_beginning_is_prefilled_once_and_the_answers_do_not_change(predictor, one_torch_thread):
+    system = "You are the support assistant of a lamp shop. Keep answers short and polite, always."
+    items = [{"prompt": question, "system_prompt": system}
+             for question in ("Where is my parcel?", "Can I return a lamp?", "Do you ship abroad?")]
+    expected = [alone(predictor, item) for item in items]
+    decoder = Decoder(predictor)
+    rows = [Row(predictor.prompt_ids(item), settings()) for item in items]
+    decoder.add(rows[:1])
+    decoder.add(rows[1:2])  # shares the system prompt with the first: that part is cached
+    decoder.step()
+    decoder.add(rows[2:])  # prefilled from the cached part
+    while decoder.rows:
+        decoder.step()
+    assert [row.result for row in rows] == expected
+    # The second and third rows were prefilled from the shared beginning (at least 16 tokens),
+    # which is shorter than any of the prompts.
+    prefixes = decoder._prefixes
+    assert prefixes.hits == 2 and prefixes.tokens_saved >= 2 * prefixes.min_tokens
+    assert all(len(tokens) < min(len(row.prompt) for row in rows) for tokens in prefixes._prefixes)
+
+
+def test_without_the_prefix_cache_nothing_is_kept(predictor, one_torch_thread):
+    decoder = Decoder(predictor, prefix_cache=False)
+    item = {"prompt": "Where is my parcel?", "system_prompt": "A long and shared system prompt " * 4}
+    rows = [Row(predictor.prompt_ids(item), settings()) for _ in range(2)]
+    decoder.add(rows[:1])
+    decoder.add(rows[1:])
+    while decoder.rows:
+        decoder.step()
+    assert decoder._prefixes is None and rows[0].result == rows[1].result == alone(predictor, item)
