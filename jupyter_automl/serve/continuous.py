@@ -155,8 +155,10 @@ class ContinuousBatcher:
                 continue
             if ended:
                 self._end([self._active[id(row)] for row in ended])
-        self._end([*self._active.values(), *self._waiting],
-                  Unavailable("the model was unloaded before this answer ended; try again"))
+        # Unloaded (undeployed, or the server stops): nothing is recorded, so an async task is
+        # left queued for a later sweep or the restarted server, as if it had never been taken.
+        left = [*self._active.values(), *self._waiting]
+        self._hand(left, [Unavailable("the model was unloaded before this answer ended; try again")] * len(left))
 
     def _end(self, entries: list[_Entry], error: BaseException | None = None) -> None:
         """Record the ``entries`` that ended (with ``error``, when they failed) and hand each
@@ -182,6 +184,11 @@ class ContinuousBatcher:
                 self.items += len(entries)
                 spent = sum((at - (e.started or at)).total_seconds() for e in entries) / len(entries)
                 self._seconds_per_answer = spent
+        self._hand(entries, results)
+
+    @staticmethod
+    def _hand(entries: Sequence[_Entry], results: Sequence[Any]) -> None:
+        """Give each entry's caller its result (raised to it when it is an exception)."""
         for entry, result in zip(entries, results):
             try:
                 if isinstance(result, BaseException) and not entry.streamed:

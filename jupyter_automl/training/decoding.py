@@ -85,7 +85,7 @@ class PrefixCache:
     """
 
     def __init__(self, decoder: "Decoder", *, min_tokens: int = 16, recent: int = 32,
-                 max_tokens: int = 16384) -> None:
+                 max_tokens: int = 8192) -> None:
         self.decoder = decoder
         self.min_tokens = min_tokens
         self.max_tokens = max_tokens

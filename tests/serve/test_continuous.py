@@ -117,3 +117,28 @@ async def test_more_requests_than_the_queue_holds_get_503_with_retry_after(bot, 
     assert codes.count(200) >= 2 and 503 in codes
     refused = next(a for a in answers if a[0] == 503)
     assert "limit" in refused[1]["message"] and int(refused[2]["Retry-After"]) >= 1
+
+
+async def test_an_async_task_in_flight_when_the_model_is_unloaded_stays_queued_and_is_answered_later(
+        bot, task_api, server_automl):
+    created, key = bot
+    await task_api("POST", "sync", key=key, body=ask("warm up", 2))
+    code, task, _ = await task_api("POST", "async", key=key, body=ask("a long story", 3000))
+    assert code == 202
+    runtime = server_automl.serving
+    for _ in range(100):
+        generator = runtime._generators.get(created.version_id)
+        if generator is not None and generator.pending:
+            break
+        await asyncio.sleep(0.02)
+    assert generator.pending == 1  # generating
+    runtime.unload(created.version_id)  # as when the server stops
+    await asyncio.sleep(0.3)
+    code, seen, _ = await task_api("GET", task["id"], key=key)
+    assert seen["state"] == "queued"  # not failed: nothing was recorded
+    for _ in range(600):
+        code, seen, _ = await task_api("GET", task["id"], key=key)
+        if seen["state"] != "queued":
+            break
+        await asyncio.sleep(0.1)
+    assert seen["state"] == "succeeded" and seen["usage"]["completion_tokens"] > 0
