@@ -300,8 +300,3 @@ class Decoder:
         for layer in self._cache.layers:
             layer.keep(index, first)
         self._mask = self._mask[:, first:]
-
-    def fail(self) -> list[Row]:
-        """Drop every row (after a failed forward pass); returns them."""
-        rows, self.rows, self._cache, self._mask = self.rows, [], None, None
-        return rows
