@@ -38,8 +38,9 @@ RECOMMENDED_ROWS = 2_000
 MAX_ROWS = 50_000
 MAX_TOKENS_LIMIT = 4096
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-# Table columns that are never label heads (the snapshot code relies on it).
-RESERVED = {"row", "tokens", "text_data", "image", "image_url"}
+# Table columns that are never label heads: the snapshot code relies on it, and a model's
+# prediction table has ``row`` and ``input`` beside its heads' columns.
+RESERVED = {"row", "input", "tokens", "text_data", "image", "image_url"}
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,10 @@ class Decoder:
         self._cache: Any = None
         self._mask: torch.Tensor | None = None  # (rows, cache length): 1 where a token is
         self._ends = predictor._stop_ids()
-        self._logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        accepted = inspect.signature(self.model.forward).parameters
+        self._logits_to_keep = "logits_to_keep" in accepted
+        # transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name warns on each call).
+        self._cache_name = "cache" if "cache" in accepted else "past_key_values"
         self._prefixes = PrefixCache(self) if prefix_cache else None
 
     @torch.inference_mode()
@@ -228,8 +231,9 @@ class Decoder:
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor, positions: torch.Tensor, cache: Any) -> torch.Tensor:
         """The next-token logits of every row, (rows, vocabulary), in float32."""
         extra = {"logits_to_keep": 1} if self._logits_to_keep else {}
+        extra[self._cache_name] = cache
         out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                         past_key_values=cache, use_cache=True, **extra)
+                         use_cache=True, **extra)
         return out.logits[:, -1, :].float()
 
     def _join(self, rows: list[Row], cache: Any, mask: torch.Tensor) -> None:

@@ -181,11 +181,12 @@ def test_column_with_values_but_no_name_is_ignored_with_a_warning(tmp_path, text
     assert result.report.ignored_columns == [""]
 
 
-def test_reserved_column_names_are_not_label_heads(tmp_path, text_settings):
-    rows = [[r["text_data"], r["sentiment"], str(i)] for i, r in enumerate(review_rows(120))]
-    path = write_csv(tmp_path / "reserved.csv", ["text_data", "sentiment", "tokens"], rows)
+@pytest.mark.parametrize("reserved", ["tokens", "input"])
+def test_reserved_column_names_are_not_label_heads(tmp_path, text_settings, reserved):
+    rows = [[r["text_data"], r["sentiment"], f"x{i % 3}"] for i, r in enumerate(review_rows(120))]
+    path = write_csv(tmp_path / "reserved.csv", ["text_data", "sentiment", reserved], rows)
     result = validate_file(path, text_settings())
-    find_issue(result.report.warnings, None, "tokens", "reserved")
+    find_issue(result.report.warnings, None, reserved, "reserved")
     assert list(result.report.heads) == ["sentiment"] and result.report.valid
 
 

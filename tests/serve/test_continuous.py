@@ -28,18 +28,24 @@ async def test_a_short_request_is_answered_while_a_long_one_generates(bot, task_
     await task_api("POST", "sync", key=key, body=ask("warm up", 2))
     finished: dict[str, float] = {}
 
-    async def send(name: str, max_tokens: int, delay: float) -> dict:
-        await asyncio.sleep(delay)
+    generator = server_automl.serving._generators[created.version_id]
+
+    async def send(name: str, max_tokens: int) -> dict:
         code, answer, _ = await task_api("POST", "sync", key=key, body=ask(name, max_tokens))
         finished[name] = time.perf_counter()
         assert code == 200, answer
         return answer
 
-    long, short = await asyncio.gather(send("long", 400, 0.0), send("short", 3, 0.5))
+    async def send_once_the_long_one_generates() -> dict:
+        while generator.pending == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
+        return await send("short", 3)
+
+    long, short = await asyncio.gather(send("long", 1500), send_once_the_long_one_generates())
     assert long["usage"]["completion_tokens"] > 100 and short["usage"]["completion_tokens"] <= 3
-    # Sent half a second after the long one, the short one did not wait for it.
+    # Sent while the long one generated, the short one did not wait for it.
     assert finished["short"] < finished["long"]
-    generator = server_automl.serving._generators[created.version_id]
     assert isinstance(generator, ContinuousBatcher) and generator.items == 3
 
 
@@ -96,12 +102,15 @@ async def test_unloading_the_model_answers_the_rows_in_flight_with_503(bot, task
     created, key = bot
     await task_api("POST", "sync", key=key, body=ask("warm up", 2))
 
-    async def unload_soon():
-        await asyncio.sleep(0.5)
+    async def unload_once_it_generates():
+        generator = server_automl.serving._generators[created.version_id]
+        while generator.pending == 0:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)
         server_automl.serving.unload(created.version_id)
 
     (code, answer, headers), _ = await asyncio.gather(
-        task_api("POST", "sync", key=key, body=ask("long", 4000)), unload_soon())
+        task_api("POST", "sync", key=key, body=ask("long", 4000)), unload_once_it_generates())
     assert code == 503 and "unloaded" in answer["message"] and int(headers["Retry-After"]) >= 1
     # The next request loads the version again and is answered.
     code, _, _ = await task_api("POST", "sync", key=key, body=ask("again", 3))

@@ -24,7 +24,7 @@ CONVERSATION = [
     {"role": "assistant", "content": "Hello! How can I help with that order?"},
     {"role": "user", "content": "Where is my parcel?"},
 ]
-LONG = 160  # tokens: the tiny model never ends sooner, so a stream has many pieces
+LONG = 480  # tokens: long enough that a whole answer takes many times the first piece's wait
 
 
 @pytest.fixture
