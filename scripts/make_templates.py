@@ -27,7 +27,8 @@ model_name = ""  # shown in the report's title
 data_dir = ""  # with store_url: where snapshot ids are looked up (empty: the configured default)
 store_url = ""
 progress_file = ""  # set by the job system: where the kernel reports its progress
-resume = False  # set by the job system: go on from the checkpoint of an interrupted attempt'''
+resume = False  # set by the job system: go on from the checkpoint of an interrupted attempt
+processes = 0  # training processes, one per GPU; 0: every GPU the kernel sees (one on a CPU)'''
 
 SETUP = '''\
 from jupyter_automl.reports import TrainingReport
@@ -36,6 +37,7 @@ report = TrainingReport(
     snapshot=snapshot, test_snapshot=test_snapshot, test_percent=test_percent,
     base_model=base_model, options=options, output_dir=output_dir, model_name=model_name,
     data_dir=data_dir, store_url=store_url, progress_file=progress_file, resume=resume,
+    processes=processes,
 )'''
 
 KINDS = {

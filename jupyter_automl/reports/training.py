@@ -117,7 +117,9 @@ class TrainingReport:
         progress_file: str = "",
         resume: bool = False,
         model_name: str = "",
+        processes: int = 0,
     ) -> None:
+        """``processes``: training processes, one per GPU (0: every GPU this kernel sees)."""
         self.data = resolve_snapshot(snapshot, data_dir=data_dir, store_url=store_url)
         self.model_type = self.data.model_type
         self.test: SnapshotData | int | None = (
@@ -138,6 +140,7 @@ class TrainingReport:
         self.output_dir = Path(output_dir)
         self.progress_file = progress_file
         self.resume = resume
+        self.processes = int(processes) or None
         self.model_name = model_name
         self.prepared: dict[str, Any] | None = None
         self.result: TrainingResult | None = None
@@ -198,8 +201,11 @@ class TrainingReport:
             every.append(ProgressFile(self.progress_file))
         self.result = train(
             self.data, self.entry, self.options, out_dir=self.output_dir, test=self.test,
-            callbacks=every, resume=self.resume,
+            callbacks=every, resume=self.resume, processes=self.processes,
         )
+        metrics = self.result.metrics
+        _markdown(f"**Trained on** {metrics['device']}: {metrics['steps']} steps in "
+                  f"{metrics['training_seconds']:.1f} s.")
         return self.result
 
     def _require_result(self) -> TrainingResult:

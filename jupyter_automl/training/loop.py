@@ -5,6 +5,10 @@ accumulation, mixed precision, evaluation every epoch or every N steps, selectio
 evaluation by the rule on the label, early stopping, stop requests and resumable checkpoints.
 The selected weights are put back into the model at the end: they, not the last ones, are
 what gets saved.
+
+In a run of several processes (``parallel.py``), each optimizer step's micro-batches are shared
+among them and their gradients summed, so ``batch_size`` is per process; rank 0 alone
+evaluates, keeps checkpoints and reports, and tells the others when to stop.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ..evaluation import is_better, selection_value
 from .callbacks import CallbackList, StopSignal, TrainingState
 from .devices import seed_everything
 from .options import ResolvedOptions
+from .parallel import SINGLE, Group
 from .task import Task
 
 CHECKPOINT_FORMAT = 1
@@ -119,11 +124,13 @@ def run_loop(
     callbacks: CallbackList,
     stop: StopSignal,
     resume: bool = False,
+    group: Group = SINGLE,
 ) -> LoopOutcome:
-    """Train ``task.model`` and leave the selected weights in it."""
+    """Train ``task.model`` and leave the selected weights in it (on rank 0 of a group)."""
     model = task.model
     assert model is not None
     placement = task.placement
+    device = placement.device
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise RuntimeError("nothing to train: the model has no trainable parameters")
@@ -133,7 +140,8 @@ def run_loop(
     )
     epochs = [task.train_batches(e) for e in range(options.max_epochs)]
     accumulation = options.gradient_accumulation
-    steps_per_epoch = [math.ceil(len(b) / accumulation) for b in epochs]
+    per_step = accumulation * group.size  # micro-batches in one optimizer step
+    steps_per_epoch = [math.ceil(len(b) / per_step) for b in epochs]
     total_steps = sum(steps_per_epoch)
     if options.max_steps is not None:
         total_steps = min(total_steps, options.max_steps)
@@ -161,12 +169,15 @@ def run_loop(
             state, f"resumed from the checkpoint at step {state.step} (epoch {state.epoch:.2f})"
         )
     else:
-        if not resume:
+        if not resume and group.leader:
             checkpoints.clear()
             checkpoints = _Checkpoints(checkpoint_dir)
         # Dropout and augmentation draw from here: the same seed gives the same run, whatever
         # ran in this process before.
         seed_everything(options.seed)
+    group.same_weights(model)
+    if not group.leader:
+        seed_everything(options.seed + group.rank)  # its own dropout and augmentations
 
     rule, label = options.selection_rule, options.selection_label
     stopped_early = stop_requested = False
@@ -182,8 +193,12 @@ def run_loop(
         return nullcontext()
 
     def evaluate(position: tuple[int, int]) -> bool:
-        """Score the validation rows; keep the weights if best. True when training should stop."""
+        """Score the validation rows on rank 0; keep the weights if best. True (on every rank)
+        when training should stop."""
         nonlocal last_eval_step
+        if not group.leader:
+            last_eval_step = state.step
+            return group.leaders(False, device)
         state.phase = "evaluating"
         metrics = task.evaluate("validation")
         value = selection_value(metrics, rule, label)
@@ -228,7 +243,9 @@ def run_loop(
         model.train()
         state.phase = "training"
         patience = options.early_stopping
-        return patience is not None and state.evaluations_without_improvement >= patience
+        return group.leaders(
+            patience is not None and state.evaluations_without_improvement >= patience, device
+        )
 
     model.train()
     state.phase = "training"
@@ -237,21 +254,26 @@ def run_loop(
     position = (start_epoch, skip_windows)  # where a resumed run would go on from
     for epoch_index in range(start_epoch, options.max_epochs):
         batches = epochs[epoch_index]
-        windows = [batches[i : i + accumulation] for i in range(0, len(batches), accumulation)]
+        windows = [batches[i : i + per_step] for i in range(0, len(batches), per_step)]
         first = skip_windows if epoch_index == start_epoch else 0
         for w, window in enumerate(windows[first:], start=first):
-            loaded = [task.load_batch(spec) for spec in window]
-            count = sum(b.count for b in loaded)
+            loaded = [task.load_batch(spec) for spec in group.share(window)]
+            count, samples, tokens = group.totals(
+                [sum(b.count for b in loaded), sum(b.samples for b in loaded),
+                 sum(b.tokens for b in loaded)], device,
+            )
             if count == 0:
                 continue
+            samples_seen += int(samples)
+            tokens_seen += int(tokens)
             window_loss = 0.0
             for batch in loaded:
                 with autocast():
                     loss = task.loss_sum(batch.inputs) / count
                 window_loss += float(loss.detach())
                 (scaler.scale(loss) if scaler else loss).backward()
-                samples_seen += batch.samples
-                tokens_seen += batch.tokens
+            group.sum_gradients(params)
+            (window_loss,) = group.totals([window_loss], device)
             if scaler:
                 scaler.unscale_(optimizer)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -280,7 +302,7 @@ def run_loop(
             if options.eval_steps and state.step % options.eval_steps == 0:
                 if evaluate(position):
                     stopped_early = True
-            if stop.requested:
+            if group.any(stop.requested, device):
                 stop_requested = True
             if options.max_steps is not None and state.step >= options.max_steps:
                 done = True
@@ -293,10 +315,10 @@ def run_loop(
         callbacks.on_epoch_end(state)
         if stopped_early or done:
             break
-    if last_eval_step != state.step or state.best_value is None:
+    if group.leaders(last_eval_step != state.step or state.best_value is None, device):
         evaluate(position)
 
-    best = checkpoints.load_best()
+    best = checkpoints.load_best() if group.leader else None
     if best is not None:
         task.load_trainable_state(best)
     model.eval()

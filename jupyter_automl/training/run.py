@@ -51,8 +51,10 @@ from .callbacks import (
     as_stop_signal,
 )
 from .devices import Placement, choose_placement, seed_everything
+from .launcher import launch, processes_for
 from .loop import run_loop
 from .options import ResolvedOptions, TrainingOptions, resolve_options
+from .parallel import SINGLE, Group, current
 from .task import Task
 
 VERSION_FORMAT = 1
@@ -106,6 +108,16 @@ class TrainingResult:
     @property
     def selection(self) -> dict[str, Any]:
         return self.metrics["selection"]
+
+    @classmethod
+    def read(cls, version_dir: Path, options: ResolvedOptions) -> "TrainingResult":
+        """The result of a run from the version directory it wrote."""
+        metrics = json.loads((version_dir / "metrics.json").read_text(encoding="utf-8"))
+        return cls(
+            version_dir=version_dir, metrics=metrics, options=options,
+            history=metrics["history"], invalid_rows=metrics["data"]["invalid_rows"],
+            stopped_early=metrics["stopped_early"], stop_requested=metrics["stop_requested"],
+        )
 
 
 def resolve_base_model(
@@ -258,6 +270,7 @@ def train(
     resume: bool = False,
     cache_dir: str | Path | None = None,
     device: str | None = None,
+    processes: int | None = None,
 ) -> TrainingResult:
     """Train one model version and write its directory; return its metrics.
 
@@ -266,7 +279,59 @@ def train(
     :class:`StopSignal` or a file whose appearance ends training after the current step (the
     best evaluation so far is kept). ``resume=True`` goes on from the last checkpoint of an
     interrupted run with the same ``out_dir``. ``progress=True`` adds a tqdm progress bar.
+
+    ``processes`` trains data-parallel in that many processes, one per GPU (``launcher.py``);
+    by default every GPU this process sees, or one process without GPUs or with ``device``
+    given. ``batch_size`` is then per process: an optimizer step takes ``batch_size x
+    gradient_accumulation x processes`` rows.
     """
+    count = 1 if current() is not None else processes_for(processes, device)
+    every = CallbackList([*([ProgressBar()] if progress else []), *callbacks])
+    if count == 1:
+        result = run_here(snapshot, base_model, options, out_dir=out_dir, test=test,
+                          callbacks=[every], stop=stop, resume=resume, cache_dir=cache_dir,
+                          device=device, group=current() or SINGLE)
+        assert result is not None
+        return result
+    # What can be checked here is, before any process starts.
+    data = SnapshotData.load(snapshot)
+    entry = resolve_base_model(base_model or DEFAULTS[data.model_type], data.model_type)
+    resolved = resolve_options(options, model_type=data.model_type, base_model=entry,
+                               heads=list(data.heads))
+    final = Path(out_dir)
+    if final.exists():
+        raise Conflict(f"{str(final)!r} already exists; a version directory is never overwritten")
+    if isinstance(test, SnapshotData):
+        test = str(test.path)
+    elif test is not None and not isinstance(test, int):
+        test = str(test)
+    spec = {
+        "snapshot": str(data.path), "base_model": entry.to_dict(),
+        "options": json.loads(resolved.model_dump_json(include=set(TrainingOptions.model_fields))),
+        "out_dir": str(final.resolve()),
+        "test": test, "resume": resume, "cache_dir": str(cache_dir) if cache_dir else None,
+    }
+    launch(spec, processes=count, out_dir=final.resolve(), callbacks=every,
+           stop=as_stop_signal(stop))
+    return TrainingResult.read(final, resolved)
+
+
+def run_here(
+    snapshot: SnapshotData | str | os.PathLike[str],
+    base_model: BaseModelEntry | str | None,
+    options: TrainingOptions | Mapping[str, Any] | None,
+    *,
+    out_dir: str | os.PathLike[str],
+    test: SnapshotData | str | os.PathLike[str] | int | None,
+    callbacks: Sequence[Callback],
+    stop: StopSignal | str | os.PathLike[str] | None,
+    resume: bool,
+    cache_dir: str | Path | None,
+    device: str | None,
+    group: Group = SINGLE,
+) -> TrainingResult | None:
+    """``train`` in this process, alone or as one rank of ``group``: rank 0 writes the version
+    directory and returns the result; the other ranks train beside it and return None."""
     started = time.perf_counter()
     data = SnapshotData.load(snapshot)
     kind = data.model_type
@@ -277,14 +342,16 @@ def train(
         raise Conflict(f"{str(final)!r} already exists; a version directory is never overwritten")
     work = final.with_name(final.name + ".partial")
     stop_signal = as_stop_signal(stop)
-    if work.exists() and not resume:
-        shutil.rmtree(work)
-    if resume and (work / "options.json").exists():
-        before = json.loads((work / "options.json").read_text(encoding="utf-8"))
-        if before != json.loads(resolved.model_dump_json()):
-            raise InvalidInput("resume: the options differ from the interrupted run's")
-    work.mkdir(parents=True, exist_ok=True)
-    write_json(work / "options.json", json.loads(resolved.model_dump_json()))
+    if group.leader:
+        if work.exists() and not resume:
+            shutil.rmtree(work)
+        if resume and (work / "options.json").exists():
+            before = json.loads((work / "options.json").read_text(encoding="utf-8"))
+            if before != json.loads(resolved.model_dump_json()):
+                raise InvalidInput("resume: the options differ from the interrupted run's")
+        work.mkdir(parents=True, exist_ok=True)
+        write_json(work / "options.json", json.loads(resolved.model_dump_json()))
+    group.barrier()
 
     seed_everything(resolved.seed)
     placement = choose_placement(resolved.precision, device)
@@ -303,7 +370,7 @@ def train(
         "test": (test_snapshot or data).images,
     }
     task = _make_task(resolved, placement, entry, data, parts, image_dirs, cache_dir)
-    every = CallbackList([*([ProgressBar()] if progress else []), *callbacks])
+    every = CallbackList(list(callbacks))
 
     preparation = task.prepare()
     every.on_prepared(
@@ -316,7 +383,7 @@ def train(
         preparation.training_rows,
     )
     base_metrics = None
-    if kind.is_llm:
+    if kind.is_llm and group.leader:
         every.on_log(
             TrainingState(phase="evaluating_base"),
             f"scoring the base model on the {len(parts['test'])} test rows before training",
@@ -329,8 +396,10 @@ def train(
         )
     outcome = run_loop(
         task, resolved, checkpoint_dir=work / "checkpoints", callbacks=every,
-        stop=stop_signal, resume=resume,
+        stop=stop_signal, resume=resume, group=group,
     )
+    if not group.leader:
+        return None
     outcome.state.phase = "evaluating"
     test_metrics = task.evaluate("test")
     selection = _selection_summary(resolved, outcome)
@@ -351,7 +420,8 @@ def train(
             **preparation.summary,
         },
         "model": task.describe(),
-        "device": placement.label,
+        "device": placement.label if group.size == 1 else f"{group.size} x {placement.label}",
+        "processes": group.size,
         "training_seconds": round(outcome.state.elapsed_seconds, 3),
     }
     if base_metrics is not None:

@@ -164,3 +164,28 @@ def test_papermill_scores_a_file_with_a_deployment_and_saves_results_in_input_or
     report = _outputs(str(tmp_path / "out.ipynb"))
     assert "25 rows" in report and "25 succeeded, 0 failed" in report
     assert [b.rows for b in automl.list_batches("shop")] == [25]
+
+
+@pytest.mark.slow
+def test_papermill_trains_on_two_processes_and_the_report_shows_their_progress(tmp_path, tiny_base_models):
+    from tests.training.conftest import llm_rows
+
+    snapshot = freeze(llm_rows(history=True), model_type=ModelType.LLM_CHAT, root=tmp_path / "s").path
+    llm = next(c for c in tiny_base_models if c["name"] == "tiny-llm")
+    done = _papermill(
+        template_for("llm_chat"), tmp_path / "out.ipynb", tmp_path,
+        snapshot=snapshot, base_model=json.dumps(llm), output_dir=tmp_path / "version",
+        options=json.dumps({"max_epochs": 2, "batch_size": 4}), processes=2,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((tmp_path / "version" / "metrics.json").read_text())
+    assert metrics["processes"] == 2
+    report = _outputs(str(tmp_path / "out.ipynb"))
+    # Rank 0's progress and evaluations, replayed in the kernel: the bar, the data, the choice.
+    widgets = nbformat.read(tmp_path / "out.ipynb", as_version=4).metadata["widgets"]
+    bars = [w["state"] for w in widgets["application/vnd.jupyter.widget-state+json"]["state"].values()
+            if w["model_name"] == "FloatProgressModel"]
+    assert [(b["value"], b["max"]) for b in bars] == [(metrics["steps"], metrics["steps"])]
+    assert "Rows used:** 108 training, 12 validation" in report
+    assert f"Trained on** 2 x CPU (float32): {metrics['steps']} steps" in report
+    assert "Chosen:" in report and "lowest validation loss" in report
