@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,36 +66,43 @@ class Callback:
     def on_train_end(self, state: TrainingState) -> None: ...
 
 
-class CallbackList(Callback):
+class Forwarding(Callback, ABC):
+    """Sends every hook, by name, to ``forward``."""
+
+    @abstractmethod
+    def forward(self, hook: str, state: TrainingState, *args: Any) -> None: ...
+
+    def on_prepared(self, state: TrainingState, preparation: dict[str, Any]) -> None:
+        self.forward("on_prepared", state, preparation)
+
+    def on_train_begin(self, state: TrainingState) -> None:
+        self.forward("on_train_begin", state)
+
+    def on_step_end(self, state: TrainingState) -> None:
+        self.forward("on_step_end", state)
+
+    def on_evaluate(self, state: TrainingState, metrics: dict[str, Any]) -> None:
+        self.forward("on_evaluate", state, metrics)
+
+    def on_epoch_end(self, state: TrainingState) -> None:
+        self.forward("on_epoch_end", state)
+
+    def on_log(self, state: TrainingState, message: str) -> None:
+        self.forward("on_log", state, message)
+
+    def on_train_end(self, state: TrainingState) -> None:
+        self.forward("on_train_end", state)
+
+
+class CallbackList(Forwarding):
     """Calls every callback in turn."""
 
     def __init__(self, callbacks: Sequence[Callback] = ()) -> None:
         self.callbacks = list(callbacks)
 
-    def _each(self, hook: str, *args: Any) -> None:
+    def forward(self, hook: str, state: TrainingState, *args: Any) -> None:
         for callback in self.callbacks:
-            getattr(callback, hook)(*args)
-
-    def on_prepared(self, state: TrainingState, preparation: dict[str, Any]) -> None:
-        self._each("on_prepared", state, preparation)
-
-    def on_train_begin(self, state: TrainingState) -> None:
-        self._each("on_train_begin", state)
-
-    def on_step_end(self, state: TrainingState) -> None:
-        self._each("on_step_end", state)
-
-    def on_evaluate(self, state: TrainingState, metrics: dict[str, Any]) -> None:
-        self._each("on_evaluate", state, metrics)
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        self._each("on_epoch_end", state)
-
-    def on_log(self, state: TrainingState, message: str) -> None:
-        self._each("on_log", state, message)
-
-    def on_train_end(self, state: TrainingState) -> None:
-        self._each("on_train_end", state)
+            getattr(callback, hook)(state, *args)
 
 
 class StopSignal:

@@ -35,7 +35,7 @@ from typing import Any
 
 from .. import errors
 from ..errors import AutoMLError, InvalidInput
-from .callbacks import Callback, CallbackList, StopSignal, TrainingState
+from .callbacks import CallbackList, Forwarding, StopSignal, TrainingState
 
 LAUNCH_SUFFIX = ".launch"
 EVENTS = "events.jsonl"
@@ -62,14 +62,14 @@ def processes_for(processes: int | None, device: str | None) -> int:
     return processes
 
 
-class Relay(Callback):
+class Relay(Forwarding):
     """Rank 0's callback: every hook becomes a line in the events file."""
 
     def __init__(self, path: Path) -> None:
         self.file = path.open("a", encoding="utf-8")
         self.history_sent = -1
 
-    def _send(self, hook: str, state: TrainingState, *args: Any) -> None:
+    def forward(self, hook: str, state: TrainingState, *args: Any) -> None:
         fields = dataclasses.asdict(state)
         if len(state.history) == self.history_sent:
             del fields["history"]  # unchanged: the caller keeps the last one it got
@@ -77,27 +77,6 @@ class Relay(Callback):
         self.file.write(json.dumps({"hook": hook, "state": fields, "args": list(args)},
                                    default=_plain) + "\n")
         self.file.flush()
-
-    def on_prepared(self, state: TrainingState, preparation: dict[str, Any]) -> None:
-        self._send("on_prepared", state, preparation)
-
-    def on_train_begin(self, state: TrainingState) -> None:
-        self._send("on_train_begin", state)
-
-    def on_step_end(self, state: TrainingState) -> None:
-        self._send("on_step_end", state)
-
-    def on_evaluate(self, state: TrainingState, metrics: dict[str, Any]) -> None:
-        self._send("on_evaluate", state, metrics)
-
-    def on_epoch_end(self, state: TrainingState) -> None:
-        self._send("on_epoch_end", state)
-
-    def on_log(self, state: TrainingState, message: str) -> None:
-        self._send("on_log", state, message)
-
-    def on_train_end(self, state: TrainingState) -> None:
-        self._send("on_train_end", state)
 
 
 def _plain(value: Any) -> Any:
@@ -129,7 +108,7 @@ class _Replay:
             event = json.loads(line)
             for key, value in event["state"].items():
                 setattr(self.state, key, value)
-            getattr(self.callbacks, event["hook"])(self.state, *event["args"])
+            self.callbacks.forward(event["hook"], self.state, *event["args"])
 
 
 def launch(spec: dict[str, Any], *, processes: int, out_dir: Path, callbacks: CallbackList,

@@ -102,22 +102,24 @@ def test_a_data_error_in_the_processes_is_raised_in_the_caller_with_its_details(
     assert not (tmp_path / "v").exists() and not Path(str(tmp_path / "v") + LAUNCH_SUFFIX).exists()
 
 
-def test_killing_the_caller_ends_every_training_process(tiny_llm, chat_snapshot, tmp_path):
+def test_killing_the_caller_ends_every_process_and_a_resumed_run_goes_on_from_its_checkpoint(
+        tiny_llm, chat_snapshot, tmp_path):
     out = tmp_path / "v"
+    options = {"max_epochs": 200, "batch_size": 4, "eval_steps": 2, "max_steps": 60}
     script = (
         "import json, sys, torch\n"
         "from jupyter_automl.base_models.entry import BaseModelEntry\n"
         "from jupyter_automl.training import train\n"
         "entry = BaseModelEntry.from_dict(json.loads(sys.argv[1]))\n"
-        "train(sys.argv[2], entry, {'max_epochs': 200, 'batch_size': 4}, out_dir=sys.argv[3], processes=2)\n"
+        "train(sys.argv[2], entry, json.loads(sys.argv[3]), out_dir=sys.argv[4], processes=2)\n"
     )
     caller = subprocess.Popen([sys.executable, "-c", script, json.dumps(tiny_llm.to_dict()),
-                               str(chat_snapshot), str(out)], cwd=ROOT)
+                               str(chat_snapshot), json.dumps(options), str(out)], cwd=ROOT)
     events = Path(str(out) + LAUNCH_SUFFIX) / EVENTS
     deadline = time.monotonic() + 120
-    while not (events.exists() and b"on_step_end" in events.read_bytes()):
-        assert caller.poll() is None and time.monotonic() < deadline, "training never started"
-        time.sleep(0.2)
+    while not (events.exists() and b"on_evaluate" in events.read_bytes()):
+        assert caller.poll() is None and time.monotonic() < deadline, "training never evaluated"
+        time.sleep(0.05)
     assert len(_processes_of(out)) == 3  # torch.distributed.run and its two ranks
     os.kill(caller.pid, signal.SIGKILL)  # as the job system ends a cancelled job's kernel
     caller.wait()
@@ -125,7 +127,15 @@ def test_killing_the_caller_ends_every_training_process(tiny_llm, chat_snapshot,
     while _processes_of(out):
         assert time.monotonic() < deadline, f"still running: {_processes_of(out)}"
         time.sleep(0.2)
-    assert not out.exists()
+    assert not out.exists() and (tmp_path / "v.partial" / "checkpoints" / "last.pt").is_file()
+
+    # A re-queued job's new attempt: every process starts from rank 0's last checkpoint.
+    seen = Seen()
+    result = train(chat_snapshot, tiny_llm, options, out_dir=out, processes=2, resume=True,
+                   callbacks=[seen])
+    resumed = [m for m in seen.logs if m.startswith("resumed from the checkpoint at step")]
+    assert len(resumed) == 1 and int(resumed[0].split()[6]) >= 2
+    assert result.metrics["steps"] == 60 and seen.steps[0] > 2 and seen.steps[-1] == 60
 
 
 def _processes_of(out: Path) -> list[int]:
