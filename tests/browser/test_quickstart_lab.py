@@ -114,7 +114,11 @@ def test_quickstart_runs_in_jupyterlab_then_the_sidebar_shows_its_jobs(
     form = cell_with('form = ModelForm(')
     expect(form.get_by_role("button", name="Update Model")).to_be_visible()
     expect(form).to_contain_text("succeeded")
-    expect(form.locator("img").first).to_be_visible()  # the loss curve of the job
+    curve = form.locator("img").first  # the loss curve of the job
+    curve.scroll_into_view_if_needed()
+    # A busy browser may take a while to decode the picture (CI once saw it unsized for 5 s).
+    expect(curve).to_be_visible(timeout=UI_TIMEOUT_MS)
+    assert curve.evaluate("img => img.naturalWidth") > 0
     photograph(form, "3-model-form-and-job")
 
     board = cell_with('board = MetricsDashboard(')
