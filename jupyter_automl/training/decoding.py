@@ -292,15 +292,16 @@ class Decoder:
 
     def _drop(self, ended: list[Row]) -> None:
         """Take ``ended`` out of the cache, then cut the columns only they needed."""
+        from .kv_cache import fill_holes
+
         gone = set(map(id, ended))
-        keep = [n for n, row in enumerate(self.rows) if id(row) not in gone]
-        self.rows = [self.rows[n] for n in keep]
+        order = fill_holes([n for n, row in enumerate(self.rows) if id(row) not in gone])
+        self.rows = [self.rows[n] for n in order]
         if not self.rows:
             self._cache = self._mask = None
             return
-        index = torch.tensor(keep, dtype=torch.long, device=self.device)
-        self._mask = self._mask[index]
+        self._mask = self._mask[torch.tensor(order, dtype=torch.long, device=self.device)]
         first = int(self._mask.any(dim=0).to(torch.int8).argmax())
         for layer in self._cache.layers:
-            layer.keep(index, first)
+            layer.keep(order, first)
         self._mask = self._mask[:, first:]

@@ -8,6 +8,7 @@ import torch
 
 from jupyter_automl.training import load_predictor
 from jupyter_automl.training.decoding import Decoder, Row, supports
+from jupyter_automl.training.kv_cache import fill_holes
 from jupyter_automl.training.predictor import generation_settings
 
 PROMPTS = [
@@ -61,6 +62,33 @@ def test_a_row_that_ends_leaves_the_cache_and_its_columns_are_cut(predictor, one
     # The short row alone is left, with no column of padding before its prompt.
     assert decoder._mask.shape == (1, len(short_prompt) + 1) and bool(decoder._mask.all())
     assert decoder._cache.get_seq_length() == len(short_prompt) + 1
+
+
+def test_rows_join_into_free_rows_and_the_last_row_takes_the_place_of_one_that_left(
+        predictor, one_torch_thread):
+    items = [(PROMPTS[2], 10), (PROMPTS[0], 3), (PROMPTS[1], 6)]
+    expected = [alone(predictor, item, max_tokens=n) for item, n in items]
+    rows = [Row(predictor.prompt_ids(item), settings(max_tokens=n)) for item, n in items]
+    decoder = Decoder(predictor)
+    decoder.add(rows[:2])
+    decoder.step()
+    buffers = decoder._cache.layers[0]._keys
+    decoder.add(rows[2:])  # shorter than the rows in flight: written into a free row
+    assert decoder._cache.layers[0]._keys is buffers and decoder.rows == rows
+    while rows[1].result is None:
+        decoder.step()
+    # The second row left; the third took its place, and nothing was reallocated.
+    assert decoder.rows == [rows[0], rows[2]] and decoder._cache.layers[0]._keys is buffers
+    while decoder.rows:
+        decoder.step()
+    assert [row.result for row in rows] == expected
+
+
+def test_fill_holes_moves_only_the_last_rows_into_the_places_left():
+    assert fill_holes([0, 1, 2]) == [0, 1, 2]  # nobody left from the first places
+    assert fill_holes([0, 2, 3]) == [0, 3, 2]  # row 1 left: row 3 takes its place
+    assert fill_holes([1, 2, 4]) == [4, 1, 2] and fill_holes([2, 3]) == [2, 3]
+    assert fill_holes([]) == []
 
 
 def test_a_row_can_end_at_its_first_token(predictor, one_torch_thread):
