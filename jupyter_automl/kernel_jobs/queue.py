@@ -103,16 +103,8 @@ class JobQueue:
     ) -> Beat:
         """Renew the lease and record progress; ``owned=False`` means stop: the job is not ours."""
         at = now()
-        values: dict[str, Any] = {"heartbeat_at": at, "lease_expires_at": at + self.lease}
-        if progress:
-            values["progress"] = progress
-            state = progress.get("state") or {}
-            if state.get("step") is not None:
-                values["step"] = int(state["step"])
-            if state.get("total_steps"):
-                values["total_steps"] = int(state["total_steps"])
-            if state.get("epoch") is not None:
-                values["epoch"] = int(state["epoch"])
+        values: dict[str, Any] = {"heartbeat_at": at, "lease_expires_at": at + self.lease,
+                                  **_progress_columns(progress)}
         if log_tail is not None:
             values["log_tail"] = log_tail[-LOG_TAIL_CHARS:]
         if pid is not None:
@@ -138,13 +130,15 @@ class JobQueue:
         notebook_path: str | None = None,
         log_tail: str | None = None,
         version: dict[str, Any] | None = None,
+        progress: dict[str, Any] | None = None,
     ) -> bool:
-        """End a job we hold, and its version in the same transaction. False when the lease
-        was lost: then nothing is written, and a succeeded run is not registered."""
+        """End a job we hold, and its version in the same transaction, with its last
+        ``progress`` (a run shorter than a heartbeat has no other). False when the lease was
+        lost: then nothing is written, and a succeeded run is not registered."""
         if status not in FINISHED:
             raise ValueError(f"not a final state: {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "finished_at": now(),
-                                  "lease_expires_at": None}
+                                  "lease_expires_at": None, **_progress_columns(progress)}
         if notebook_path is not None:
             values["notebook_path"] = notebook_path
         if log_tail is not None:
@@ -226,3 +220,18 @@ class JobQueue:
             .values(status=VERSION_STATE[job_status], **values)
             .execution_options(synchronize_session=False)
         )
+
+
+def _progress_columns(progress: dict[str, Any] | None) -> dict[str, Any]:
+    """A job row's progress and the step, total and epoch columns drawn from it."""
+    if not progress:
+        return {}
+    values: dict[str, Any] = {"progress": progress}
+    state = progress.get("state") or {}
+    if state.get("step") is not None:
+        values["step"] = int(state["step"])
+    if state.get("total_steps"):
+        values["total_steps"] = int(state["total_steps"])
+    if state.get("epoch") is not None:
+        values["epoch"] = int(state["epoch"])
+    return values

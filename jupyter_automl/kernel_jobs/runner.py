@@ -358,6 +358,7 @@ def _run(queue: JobQueue, claim: Claim, spec: JobSpec, settings: RunnerSettings,
             status, error = FAILED, problem.message
     notebook = str(spec.notebook) if spec.notebook.exists() else None
     if not queue.finish(claim, status, error=error, notebook_path=notebook,
-                        log_tail=tail(spec.log), version=version):
+                        log_tail=tail(spec.log), version=version,
+                        progress=read_progress(spec.progress)):
         return LOST
     return status

@@ -46,7 +46,8 @@ def _tree_digest(folder: Path) -> dict[str, str]:
 
 def test_a_job_trains_registers_the_version_and_keeps_the_notebook(chat_model, thread_worker):
     automl = chat_model
-    thread_worker(automl)
+    # One heartbeat as the job starts and none after: the final progress comes with its end.
+    thread_worker(automl, heartbeat_seconds=600, lease_seconds=1200)
     job = automl.train("support-bot")
     info = job.wait(timeout=240)
     assert info.status == "succeeded", info.error
@@ -67,6 +68,7 @@ def test_a_job_trains_registers_the_version_and_keeps_the_notebook(chat_model, t
     assert "token_accuracy" in report and "Rows used" in report
     state = info.progress["state"]
     assert state["step"] == state["total_steps"] > 0 and info.step == state["step"]
+    assert [step for step, _ in info.progress["losses"]][-1] == state["step"]
     assert info.attempts == 1 and info.finished_at >= info.started_at
     assert "base model on the test rows" in job.logs()
     assert automl.get_model("support-bot").versions[0].snapshot_hash
