@@ -204,6 +204,9 @@ def _rank_main(folder: Path) -> int:
         run_here(**spec, group=group, device=str(state.device),
                  callbacks=[Relay(folder / EVENTS)] if group.leader else [],
                  stop=StopSignal(folder / STOP))
+        group.barrier()  # no rank leaves while rank 0 still writes the version
+        dist.destroy_process_group()
+        code = 0
     except Exception as error:
         (folder / f"error-{group.rank}.json").write_text(json.dumps({
             "type": type(error).__name__,
@@ -211,12 +214,14 @@ def _rank_main(folder: Path) -> int:
             "details": getattr(error, "details", None),
             "traceback": "".join(traceback.format_exception(error)[-8:]),
         }, default=_plain), encoding="utf-8")
-        return 1
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    return 0
+        code = 1
+    return code
 
 
 if __name__ == "__main__":
-    sys.exit(_rank_main(Path(sys.argv[1])))
+    # Out without the interpreter's shutdown: there, a rank once aborted ("terminate called
+    # without an active exception") on threads of the process group it had left.
+    exit_code = _rank_main(Path(sys.argv[1]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
