@@ -199,7 +199,6 @@ def _rank_main(folder: Path) -> int:
     spec["base_model"] = BaseModelEntry.from_dict(spec["base_model"])
     state = PartialState(cpu=not torch.cuda.is_available(), timeout=COLLECTIVE_TIMEOUT)
     group = parallel.Group(state.process_index, state.num_processes)
-    parallel.join(group)
     try:
         run_here(**spec, group=group, device=str(state.device),
                  callbacks=[Relay(folder / EVENTS)] if group.leader else [],

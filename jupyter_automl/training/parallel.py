@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 
 # Gradients are summed in buckets of at most this many elements (256 MB of float32), so a
 # full fine-tune does not copy all its gradients at once.
@@ -34,17 +35,12 @@ class Group:
     def leader(self) -> bool:
         return self.rank == 0
 
-    def _dist(self):
-        import torch.distributed as dist
-
-        return dist
-
     def totals(self, values: list[float], device: torch.device) -> list[float]:
         """Each of ``values`` summed over the group, in one exchange."""
         if self.size == 1:
             return [float(v) for v in values]
         tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
-        self._dist().all_reduce(tensor)
+        dist.all_reduce(tensor)
         return tensor.tolist()
 
     def any(self, flag: bool, device: torch.device) -> bool:
@@ -56,7 +52,7 @@ class Group:
         if self.size == 1:
             return flag
         tensor = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device)
-        self._dist().broadcast(tensor, src=0)
+        dist.broadcast(tensor, src=0)
         return bool(tensor.item())
 
     def share(self, items: list) -> list:
@@ -68,7 +64,6 @@ class Group:
         matrices start random)."""
         if self.size == 1:
             return
-        dist = self._dist()
         with torch.no_grad():
             for p in module.parameters():
                 if p.requires_grad:
@@ -82,7 +77,6 @@ class Group:
         A process whose share of a step was empty (the last step of an epoch) adds zeros."""
         if self.size == 1:
             return
-        dist = self._dist()
         buckets: list[list[torch.nn.Parameter]] = []
         filled: dict[torch.dtype, tuple[list[torch.nn.Parameter], int]] = {}
         for p in params:
@@ -105,18 +99,7 @@ class Group:
 
     def barrier(self) -> None:
         if self.size > 1:
-            self._dist().barrier()
+            dist.barrier()
 
 
 SINGLE = Group()
-_current: Group | None = None
-
-
-def current() -> Group | None:
-    """The group this process is a rank of (set by ``launcher.py`` in each rank); None outside one."""
-    return _current
-
-
-def join(group: Group) -> None:
-    global _current
-    _current = group

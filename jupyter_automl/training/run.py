@@ -54,7 +54,7 @@ from .devices import Placement, choose_placement, seed_everything
 from .launcher import launch, processes_for
 from .loop import run_loop
 from .options import ResolvedOptions, TrainingOptions, resolve_options
-from .parallel import SINGLE, Group, current
+from .parallel import SINGLE, Group
 from .task import Task
 
 VERSION_FORMAT = 1
@@ -285,22 +285,16 @@ def train(
     given. ``batch_size`` is then per process: an optimizer step takes ``batch_size x
     gradient_accumulation x processes`` rows.
     """
-    count = 1 if current() is not None else processes_for(processes, device)
+    count = processes_for(processes, device)
     every = CallbackList([*([ProgressBar()] if progress else []), *callbacks])
     if count == 1:
         result = run_here(snapshot, base_model, options, out_dir=out_dir, test=test,
                           callbacks=[every], stop=stop, resume=resume, cache_dir=cache_dir,
-                          device=device, group=current() or SINGLE)
+                          device=device)
         assert result is not None
         return result
     # What can be checked here is, before any process starts.
-    data = SnapshotData.load(snapshot)
-    entry = resolve_base_model(base_model or DEFAULTS[data.model_type], data.model_type)
-    resolved = resolve_options(options, model_type=data.model_type, base_model=entry,
-                               heads=list(data.heads))
-    final = Path(out_dir)
-    if final.exists():
-        raise Conflict(f"{str(final)!r} already exists; a version directory is never overwritten")
+    data, entry, resolved, final = _run_inputs(snapshot, base_model, options, out_dir)
     if isinstance(test, SnapshotData):
         test = str(test.path)
     elif test is not None and not isinstance(test, int):
@@ -314,6 +308,23 @@ def train(
     launch(spec, processes=count, out_dir=final.resolve(), callbacks=every,
            stop=as_stop_signal(stop))
     return TrainingResult.read(final, resolved)
+
+
+def _run_inputs(
+    snapshot: SnapshotData | str | os.PathLike[str],
+    base_model: BaseModelEntry | str | None,
+    options: TrainingOptions | Mapping[str, Any] | None,
+    out_dir: str | os.PathLike[str],
+) -> tuple[SnapshotData, BaseModelEntry, ResolvedOptions, Path]:
+    """A run's snapshot, base model, resolved options and version directory, checked."""
+    data = SnapshotData.load(snapshot)
+    entry = resolve_base_model(base_model or DEFAULTS[data.model_type], data.model_type)
+    resolved = resolve_options(options, model_type=data.model_type, base_model=entry,
+                               heads=list(data.heads))
+    final = Path(out_dir)
+    if final.exists():
+        raise Conflict(f"{str(final)!r} already exists; a version directory is never overwritten")
+    return data, entry, resolved, final
 
 
 def run_here(
@@ -333,13 +344,8 @@ def run_here(
     """``train`` in this process, alone or as one rank of ``group``: rank 0 writes the version
     directory and returns the result; the other ranks train beside it and return None."""
     started = time.perf_counter()
-    data = SnapshotData.load(snapshot)
+    data, entry, resolved, final = _run_inputs(snapshot, base_model, options, out_dir)
     kind = data.model_type
-    entry = resolve_base_model(base_model or DEFAULTS[kind], kind)
-    resolved = resolve_options(options, model_type=kind, base_model=entry, heads=list(data.heads))
-    final = Path(out_dir)
-    if final.exists():
-        raise Conflict(f"{str(final)!r} already exists; a version directory is never overwritten")
     work = final.with_name(final.name + ".partial")
     stop_signal = as_stop_signal(stop)
     if group.leader:
