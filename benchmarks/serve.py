@@ -7,8 +7,8 @@ settings:
   request at a time): the per-request baseline;
 * on: the defaults. Classifier requests are batched (a 20 ms window for requests known to be
   coming, at most 32 a call); LLM requests join the running generation between tokens
-  (continuous batching, at most 32 rows) and shared prompt beginnings are prefilled once
-  (the prefix cache);
+  (continuous batching, at most 32 rows; a newcomer's prompt goes through the forward pass of
+  the others' next token) and shared prompt beginnings are prefilled once (the prefix cache);
 * on, no prefix cache: ``prefix_cache = False``, continuous batching alone (LLM only), to show
   what each part brings.
 

@@ -4,8 +4,9 @@ The :class:`~.batching.Batcher` hands a model whole batches, which suits classif
 answer takes one forward pass. A generated answer takes a pass per token and nobody knows
 beforehand how many, so a batch lasts as long as its longest answer, and a request that comes
 meanwhile waits for all of it. Here one thread per model runs a
-:class:`~jupyter_automl.training.decoding.Decoder` step after step instead: newcomers are
-prefilled and join at the next step, an answer leaves as soon as it ends and is recorded
+:class:`~jupyter_automl.training.decoding.Decoder` step after step instead: newcomers join
+at the next step (their prompts prefilled in the same forward pass where the model's
+architecture allows it), an answer leaves as soon as it ends and is recorded
 (``finish``) and handed back at once. Streamed answers are rows like the others, whose pieces
 are sent as they come.
 
@@ -66,7 +67,7 @@ class ContinuousBatcher:
         self._closed = False
         self._seconds_per_answer = 0.0
         self._thread: threading.Thread | None = None
-        self.batches = 0  # forward passes
+        self.batches = 0  # decoding steps (newcomers join one)
         self.items = 0  # answers
 
     @property
@@ -140,15 +141,11 @@ class ContinuousBatcher:
                 at = now()
                 for entry in new:
                     entry.started = at
-                if new:
-                    ended += decoder.add([entry.row for entry in new])
-                    self.batches += 1
                 for entry in self._active.values():  # a caller that left stops its row
                     if entry.future.cancelled():
                         entry.row.cancel.set()
-                if decoder.rows:
-                    ended += decoder.step()
-                    self.batches += 1
+                ended += decoder.advance([entry.row for entry in new])
+                self.batches += 1
             except Exception as error:  # the rows in flight fail; the cache is dropped
                 self._end(list(self._active.values()), error)
                 decoder = None

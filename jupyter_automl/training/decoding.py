@@ -13,6 +13,8 @@ own position ids, so a row gets the tokens it would get alone (up to float round
 The cache's layers have room to grow (``kv_cache.RoomyLayer``), so a step writes its token in
 place rather than copying the cache. A :class:`PrefixCache` keeps the keys and values of prompt
 beginnings that requests share, so a newcomer is prefilled from where its shared part ends.
+:meth:`Decoder.advance` does a step and the newcomers' prefill in one forward pass where the
+model's architecture allows it (``packed``), so an arrival does not cost a pass of its own.
 
 This needs a plain key/value cache (every layer a ``DynamicLayer``: full attention). Models
 with sliding-window or recurrent layers are answered by ``generate`` instead
@@ -30,7 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .packed import Prompt, packed_forward
+
 if TYPE_CHECKING:
+    from .packed import States
     from .predictor import LLMPredictor, _Pieces
 
 
@@ -156,6 +161,54 @@ class Decoder:
         # transformers 5.2x renamed ``past_key_values`` to ``cache`` (the old name warns on each call).
         self._cache_name = "cache" if "cache" in accepted else "past_key_values"
         self._prefixes = PrefixCache(self) if prefix_cache else None
+        self._packed = packed_forward(self.model)
+
+    @torch.inference_mode()
+    def advance(self, rows: Sequence[Row] = ()) -> list[Row]:
+        """One token for every row in flight, and the first for each of ``rows``, which then
+        decode with the others: in one forward pass where the model allows it (``packed``),
+        else a :meth:`step` and then an :meth:`add`. Returns the rows that ended."""
+        if self._packed is None:
+            return self.step() + (self.add(rows) if rows else [])
+        if not rows and not self.rows:
+            return []
+        prompts = [self._prompt(row) for row in rows]
+        flying = self.rows
+        tokens = torch.tensor([row.tokens[-1] for row in flying], dtype=torch.long, device=self.device)
+        positions = torch.tensor([row.position for row in flying], dtype=torch.long, device=self.device)
+        if flying:
+            self._mask = torch.cat([self._mask, self._mask.new_ones((len(flying), 1))], dim=1)
+        logits, states = self._packed(tokens, positions, self._mask, self._cache, prompts)
+        ended = self._take([*flying, *rows], logits)
+        gone = set(map(id, ended))
+        if flying and gone:
+            self._drop([row for row in flying if id(row) in gone])
+        going = [(row, layers) for row, layers in zip(rows, states) if id(row) not in gone]
+        if going:
+            self._join_prompts(going)
+        return ended
+
+    def _prompt(self, row: Row) -> Prompt:
+        """What of ``row``'s prompt is left to prefill after its longest cached prefix."""
+        self._start(row)
+        prefix = self._prefixes.find(row.prompt) if self._prefixes is not None else None
+        if prefix is None:
+            return Prompt(row.prompt)
+        return Prompt(row.prompt[len(prefix.tokens):], len(prefix.tokens), prefix.states)
+
+    def _join_prompts(self, going: list[tuple[Row, "States"]]) -> None:
+        """Join rows prefilled by the packed pass: their states left-padded to the longest."""
+        from .kv_cache import left_pad
+
+        lengths = [layers[0][0].shape[-2] for _, layers in going]
+        width = max(lengths)
+        mask = torch.zeros((len(going), width), dtype=torch.long, device=self.device)
+        for n, length in enumerate(lengths):
+            mask[n, width - length:] = 1
+        states = [tuple(torch.cat([left_pad(layers[number][part], width, 2) for _, layers in going])
+                        for part in (0, 1))
+                  for number in range(len(going[0][1]))]
+        self._join([row for row, _ in going], states, mask)
 
     @torch.inference_mode()
     def add(self, rows: Sequence[Row]) -> list[Row]:
@@ -202,7 +255,7 @@ class Decoder:
                 index = torch.tensor(going, dtype=torch.long, device=self.device)
                 cache.batch_select_indices(index)
                 mask = mask[index]
-            self._join([rows[n] for n in going], cache, mask)
+            self._join([rows[n] for n in going], [(layer.keys, layer.values) for layer in cache.layers], mask)
         return ended
 
     @torch.inference_mode()
@@ -236,17 +289,21 @@ class Decoder:
                          use_cache=True, **extra)
         return out.logits[:, -1, :].float()
 
-    def _join(self, rows: list[Row], cache: Any, mask: torch.Tensor) -> None:
-        """Set the newly prefilled ``rows`` (their cache and mask) beside those in flight."""
+    def _join(self, rows: list[Row], states: "States", mask: torch.Tensor) -> None:
+        """Set the newly prefilled ``rows`` (their keys and values per layer, and their mask)
+        beside those in flight."""
+        from transformers import DynamicCache
+
         from .kv_cache import RoomyLayer, left_pad
 
         if not self.rows:
-            cache.layers = [RoomyLayer.holding(layer.keys, layer.values) for layer in cache.layers]
+            cache = DynamicCache(config=self.model.config)
+            cache.layers = [RoomyLayer.holding(keys, values) for keys, values in states]
             self.rows, self._cache, self._mask = rows, cache, mask
             return
         length = max(self._mask.shape[1], mask.shape[1])
-        for old, new in zip(self._cache.layers, cache.layers):
-            old.join(new.keys, new.values, length)
+        for old, (keys, values) in zip(self._cache.layers, states):
+            old.join(keys, values, length)
         self._mask = torch.cat([left_pad(self._mask, length, 1), left_pad(mask, length, 1)])
         self.rows = self.rows + rows
 

@@ -183,3 +183,123 @@ def test_without_the_prefix_cache_nothing_is_kept(predictor, one_torch_thread):
     while decoder.rows:
         decoder.step()
     assert decoder._prefixes is None and rows[0].result == rows[1].result == alone(predictor, item)
+
+
+# -- one pass for a step and the newcomers' prompts (training/packed.py) ------------------------
+
+@pytest.fixture(params=["packed", "two passes"])
+def way(request):
+    """How :meth:`Decoder.advance` runs: one packed pass, or a step then a prefill (the way of
+    architectures ``packed`` does not re-state)."""
+    return request.param
+
+
+def decoder_for(predictor, way, **options):
+    decoder = Decoder(predictor, **options)
+    assert decoder._packed is not None  # the tiny model is a Llama
+    if way == "two passes":
+        decoder._packed = None
+    return decoder
+
+
+def test_rows_that_advance_get_what_generate_gives_each_alone(predictor, way, one_torch_thread):
+    system = "You are the support assistant of a lamp shop. Keep answers short and polite, always."
+    items = [*PROMPTS, *({"prompt": q, "system_prompt": system} for q in ("Where is my parcel?", "Can I return it?"))]
+    lengths = [5, 1, 9, 3, 7, 4]
+    expected = [alone(predictor, item, max_tokens=n) for item, n in zip(items, lengths)]
+    rows = [Row(predictor.prompt_ids(item), settings(max_tokens=n)) for item, n in zip(items, lengths)]
+    decoder = decoder_for(predictor, way)
+    ended = decoder.advance(rows[:2])  # the second ends at its first token
+    assert ended == [rows[1]] and decoder.rows == [rows[0]]
+    ended += decoder.advance()
+    ended += decoder.advance(rows[2:4])  # a longer prompt and a shorter one join a row in flight
+    ended += decoder.advance(rows[4:5])
+    ended += decoder.advance(rows[5:])  # shares the system prompt with the one before: prefilled from it
+    while decoder.rows:
+        ended += decoder.advance()
+    assert [row.result for row in rows] == expected
+    assert sorted(map(id, ended)) == sorted(map(id, rows))
+    assert decoder._prefixes.hits == 1
+
+
+def test_a_seeded_row_draws_the_same_whether_it_joins_alone_or_beside_others(predictor, way, one_torch_thread):
+    sampled = dict(max_tokens=16, temperature=1.5, top_p=0.9, seed=7)
+
+    def draw(company: int) -> dict:
+        row = Row(predictor.prompt_ids(PROMPTS[3]), settings(**sampled))
+        decoder = decoder_for(predictor, way)
+        decoder.advance([Row(predictor.prompt_ids(PROMPTS[n % 3]), settings(max_tokens=16, temperature=1.0))
+                         for n in range(company)])
+        decoder.advance([row])
+        while decoder.rows:
+            decoder.advance()
+        return row.result
+
+    alone = Row(predictor.prompt_ids(PROMPTS[3]), settings(**sampled))
+    decoder = Decoder(predictor)
+    decoder.add([alone])
+    while decoder.rows:
+        decoder.step()
+    assert draw(0) == draw(3) == alone.result
+
+
+TINY = dict(vocab_size=96, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+            num_attention_heads=4, num_key_value_heads=2)
+
+
+def tiny_model(architecture: str):
+    import transformers
+
+    torch.manual_seed(0)
+    config = getattr(transformers, f"{architecture}Config")(**TINY)
+    return getattr(transformers, f"{architecture}ForCausalLM")(config).eval()
+
+
+@pytest.mark.parametrize("architecture", ["Llama", "Qwen2", "Mistral"])
+def test_the_packed_pass_gives_what_the_models_own_forward_gives(architecture):
+    from transformers import DynamicCache
+
+    from jupyter_automl.training.packed import Prompt, packed_forward
+
+    model = tiny_model(architecture)
+    packed = packed_forward(model)
+    generator = torch.Generator().manual_seed(1)
+    with torch.inference_mode():
+        # Three rows in flight, left-padded to 9 tokens, each fed one more token.
+        lengths = [9, 4, 6]
+        ids = torch.randint(0, TINY["vocab_size"], (3, 9), generator=generator)
+        mask = torch.tensor([[0] * (9 - n) + [1] * n for n in lengths])
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        theirs, ours = DynamicCache(config=model.config), DynamicCache(config=model.config)
+        for cache in (theirs, ours):
+            model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+        step = torch.randint(0, TINY["vocab_size"], (3, 1), generator=generator)
+        mask = torch.cat([mask, torch.ones((3, 1), dtype=torch.long)], dim=1)
+        expected = model(input_ids=step, attention_mask=mask, position_ids=torch.tensor(lengths)[:, None],
+                         cache=theirs, use_cache=True).logits[:, -1]
+        # Two prompts join: one whole, one after a prefix of 5 tokens computed before.
+        whole, later = (torch.randint(0, TINY["vocab_size"], (1, n), generator=generator) for n in (7, 11))
+        prefix = DynamicCache(config=model.config)
+        model(input_ids=later[:, :5], cache=prefix, use_cache=True)
+        prompts = [Prompt(whole[0].tolist()),
+                   Prompt(later[0, 5:].tolist(), 5, [(layer.keys, layer.values) for layer in prefix.layers])]
+        logits, states = packed(step[:, 0], torch.tensor(lengths), mask, ours, prompts)
+        for n, prompt in enumerate((whole, later)):
+            cache = DynamicCache(config=model.config)
+            alone = model(input_ids=prompt, cache=cache, use_cache=True).logits[:, -1]
+            assert torch.allclose(logits[3 + n], alone[0], atol=1e-5)
+            for (keys, values), layer in zip(states[n], cache.layers):
+                assert torch.allclose(keys, layer.keys, atol=1e-5) and torch.allclose(values, layer.values, atol=1e-5)
+    assert logits.shape == (5, TINY["vocab_size"]) and logits.dtype == torch.float32
+    assert torch.allclose(logits[:3], expected, atol=1e-5)
+    for mine, their in zip(ours.layers, theirs.layers):  # the rows' new token went into their cache
+        assert torch.allclose(mine.keys, their.keys, atol=1e-5)
+
+
+def test_only_the_architectures_it_restates_get_a_packed_pass():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from jupyter_automl.training.packed import packed_forward
+
+    assert packed_forward(tiny_model("Llama")) is not None
+    assert packed_forward(GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=64))) is None
