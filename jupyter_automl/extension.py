@@ -8,7 +8,7 @@ import os
 import threading
 
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import IOLoop
+from tornado.ioloop import IOLoop, PeriodicCallback
 from traitlets import Bool, Type
 
 from .api import AutoML
@@ -16,6 +16,8 @@ from .config import CONFIG_NAME
 from .kernel_jobs import JobWorker
 from .rest.routes import routes
 from .serve.handlers import task_routes
+
+STAGING_SWEEP_SECONDS = 3600
 
 
 class AutoMLExtension(ExtensionApp):
@@ -60,6 +62,16 @@ class AutoMLExtension(ExtensionApp):
             IOLoop.current().add_callback(self.automl.serving.start)
         if self.create_examples_on_start:
             asyncio.get_event_loop().run_in_executor(None, self._create_examples)
+        IOLoop.current().add_callback(self._sweep_staging)
+        self._staging_sweeper = PeriodicCallback(self._sweep_staging, STAGING_SWEEP_SECONDS * 1000)
+        self._staging_sweeper.start()
+
+    async def _sweep_staging(self) -> None:
+        """Delete what unfinished uploads left in the staging folder (off the event loop)."""
+        try:
+            await IOLoop.current().run_in_executor(None, self.automl.sweep_staging)
+        except Exception:
+            self.log.exception("jupyter_automl: could not sweep the staging folder")
 
     def _share_store_with_kernels(self) -> None:
         """Kernels this server starts inherit its environment: point it at this server's data
@@ -80,6 +92,7 @@ class AutoMLExtension(ExtensionApp):
             self.handlers.extend(task_routes(self.automl.serving))
 
     async def stop_extension(self) -> None:
+        self._staging_sweeper.stop()
         if self.worker is not None:
             self.worker.stop()
         if self.serve_tasks:

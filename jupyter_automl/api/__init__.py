@@ -53,6 +53,11 @@ class AutoML(DatasetsAPI, JobsAPI, BatchesAPI, TasksAPI, DeploymentsAPI, Logging
     max_image_pixels = Int(40_000_000, help="Images with more pixels are invalid rows.").tag(
         config=True
     )
+    staging_max_age_hours = Float(
+        24.0, help="Files that uploads left in data_dir/staging and nobody has written to for this "
+        "many hours (an upload cut off by a stopped server or a closed browser) are deleted when the "
+        "server starts and every hour. 0 keeps them."
+    ).tag(config=True)
     spawn_worker = Bool(
         True, help="When a job is queued and no worker is alive, start a detached "
         "`jupyter automl worker` that exits when idle. Off when a server or a service runs workers.",

@@ -48,7 +48,7 @@ class BatchesAPI(DeploymentsAPI):
         info = self.serving.registry.get(deployment)
         if info.status != COMPLETE:
             raise Conflict(f"deployment {info.name!r} is {info.status}; only a complete deployment takes batches")
-        with tempfile.TemporaryDirectory(prefix="batch-", dir=self._staging()) as staging:
+        with tempfile.TemporaryDirectory(prefix="batch-", dir=self.staging) as staging:
             csv_path = _materialize(file, Path(staging), file_name or "inputs.csv")
             images_path = _materialize(images, Path(staging), "images.zip") if images is not None else None
             name = Path(file_name or getattr(file, "name", None) or csv_path.name).name
@@ -56,11 +56,6 @@ class BatchesAPI(DeploymentsAPI):
         if wait:
             self.run_batch(deployment, batch_id, on_progress=on_progress)
         return self.get_batch(deployment, batch_id)
-
-    def _staging(self) -> Path:
-        folder = self.root / "staging"
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder
 
     def _queue(self, deployment_id: str, csv_path: Path, images_path: Path | None, name: str,
                options: dict[str, Any] | str | None, key_id: str | None) -> str:

@@ -17,6 +17,7 @@ from ..datasets import snapshots as snapshot_files
 from ..datasets.examples import EXAMPLES
 from ..datasets.report import ValidationReport
 from ..datasets.split import split_rows
+from ..datasets.staging import staging_folder, sweep
 from ..datasets.validation import ValidationSettings, validate_file
 from ..errors import DataValidationError, InvalidInput, NotFound, TooLarge
 from ..model_types import ModelType
@@ -88,6 +89,15 @@ class DatasetsAPI(APIPart):
 
 
     # -- datasets ----------------------------------------------------------------------------
+
+    def sweep_staging(self) -> int:
+        """Delete what uploads that never ended left in the staging folder, once nothing has
+        written to it for ``staging_max_age_hours``; how many files and folders."""
+        deleted = sweep(staging_folder(self.root), self.staging_max_age_hours * 3600)
+        if deleted:
+            self.log.info("jupyter_automl: deleted %d entries that unfinished uploads left in %s",
+                          len(deleted), staging_folder(self.root))
+        return len(deleted)
 
     def check_upload_size(self, size: int, what: str = "the upload") -> None:
         """Refuse ``size`` bytes past ``max_upload_bytes``; faces that stream an upload call it

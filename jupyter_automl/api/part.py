@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..base_models import BaseModelEntry, BaseModelRegistry
+from ..datasets.staging import staging_folder
 from ..errors import InvalidInput
 from ..model_types import ModelType
 from ..store import Store
@@ -20,6 +21,7 @@ class APIPart:
     max_upload_bytes: int
     allow_downloads: bool
     max_image_pixels: int
+    staging_max_age_hours: float
 
     def _base_model(self, model_type: ModelType, name: str | None) -> BaseModelEntry:
         """A registered base model (the type's default when ``name`` is empty) fit for the type."""
@@ -31,6 +33,13 @@ class APIPart:
                 f"see `jupyter automl base-models list --type {model_type.value}`"
             )
         return entry
+
+    @property
+    def staging(self) -> Path:
+        """Where uploads lie while they arrive (made on first use)."""
+        folder = staging_folder(self.root)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     @property
     def cache_dir(self) -> Path | None:

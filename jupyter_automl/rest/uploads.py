@@ -47,9 +47,7 @@ class FormUploadHandler(AutoMLHandler):
             self.automl.check_upload_size(int(length))
         boundary = form_boundary(self.request.headers.get("Content-Type"))
         self.request.connection.set_max_body_size(self.automl.max_upload_bytes + CROSSING_CHUNK)
-        staging_root = self.automl.root / "staging"
-        staging_root.mkdir(parents=True, exist_ok=True)
-        self._staging = Path(tempfile.mkdtemp(prefix="upload-", dir=staging_root))
+        self._staging = Path(tempfile.mkdtemp(prefix="upload-", dir=self.automl.staging))
         self._parser = MultipartParser(boundary, self._staging)
 
     def data_received(self, chunk: bytes) -> None:

@@ -123,7 +123,7 @@ class UploadForm(Panel):
         self.model_type = w.Dropdown(options=types, value=ModelType.parse(model_type).value,
                                      description="Model type", style=STYLE, layout=WIDE)
         self.base_model = w.Dropdown(description="Base model (tokens)", style=STYLE, layout=WIDE)
-        self.picker = ChunkedUpload(self.automl.root / "staging", self.automl.check_upload_size)
+        self.picker = ChunkedUpload(self.automl.staging, self.automl.check_upload_size)
         self.path = w.Text(value=path, description="or a file on the server", style=STYLE,
                            layout=WIDE, placeholder="data/reviews.csv")
         self.images = w.Text(description="Images zip (optional)", style=STYLE, layout=WIDE,

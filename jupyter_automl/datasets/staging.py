@@ -1,0 +1,50 @@
+"""The staging folder: where uploads lie while they arrive (``<data_dir>/staging``).
+
+An upload removes its files once it is answered, but a server that is killed mid-upload, or a
+browser closed in the middle of a chunked upload in a notebook, leaves them behind.
+:func:`sweep` deletes what nobody has written to for a while.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+
+def staging_folder(root: Path) -> Path:
+    return root / "staging"
+
+
+def _last_written(path: Path) -> float:
+    """The newest modification time of ``path`` and, for a folder, of everything in it (an
+    upload in progress appends to a file, which does not touch its folder's time)."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for inner in path.rglob("*"):
+            try:
+                newest = max(newest, inner.lstat().st_mtime)
+            except FileNotFoundError:  # removed meanwhile by the upload it belongs to
+                continue
+    return newest
+
+
+def sweep(folder: Path, max_age_seconds: float, now: float | None = None) -> list[Path]:
+    """Delete the entries of ``folder`` that nothing has written to for ``max_age_seconds``;
+    which were deleted. Entries that vanish meanwhile (their upload ended) are skipped."""
+    if max_age_seconds <= 0 or not folder.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - max_age_seconds
+    deleted = []
+    for entry in folder.iterdir():
+        try:
+            if _last_written(entry) >= cutoff:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        except FileNotFoundError:
+            continue
+        deleted.append(entry)
+    return deleted
