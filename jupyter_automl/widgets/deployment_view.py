@@ -120,6 +120,19 @@ def parse_options(text: str) -> dict[str, Any]:
     return value
 
 
+RESULT_SUFFIXES = (".csv", ".jsonl")
+
+
+def free_stem(folder: Path, stem: str, suffixes: tuple[str, ...]) -> str:
+    """``stem``, or ``stem-2``, ``stem-3``... : the first that no file in ``folder`` has with any
+    of ``suffixes``, so that the results of an earlier batch of the same file are kept."""
+    candidate, number = stem, 1
+    while any((folder / f"{candidate}{suffix}").exists() for suffix in suffixes):
+        number += 1
+        candidate = f"{stem}-{number}"
+    return candidate
+
+
 def link_html(paths: list[Path]) -> str:
     """Links to files, relative to the kernel's folder (the notebook's), which JupyterLab opens."""
     links = []
@@ -213,7 +226,7 @@ class TaskHistory(Panel):
 class BatchRunner(Panel):
     """Upload a file of inputs, queue it as a batch and run it here; when it is done the results
     are saved as ``<stem>-results.csv`` and ``.jsonl`` in ``results_dir`` (the kernel's folder
-    by default) and linked. A refused file lists its problems; nothing is queued then."""
+    by default; ``<stem>-results-2`` and so on when those exist) and linked. A refused file lists its problems; nothing is queued then."""
 
     def __init__(self, automl: Any | None, deployment: str, *, results_dir: str | Path | None = None,
                  metadata_only: bool = False) -> None:
@@ -222,9 +235,8 @@ class BatchRunner(Panel):
         self.results_dir = Path(results_dir) if results_dir is not None else Path(".")
         self.info: BatchInfo | None = None
         self.results: list[Path] = []
-        staging = self.automl.root / "staging"
-        self.picker = ChunkedUpload(staging, self.automl.check_upload_size, accept=".csv,.tsv,.zip")
-        self.images = ChunkedUpload(staging, self.automl.check_upload_size, accept=".zip")
+        self.picker = ChunkedUpload(self.automl.staging, self.automl.check_upload_size, accept=".csv,.tsv,.zip")
+        self.images = ChunkedUpload(self.automl.staging, self.automl.check_upload_size, accept=".zip")
         self.options = w.Text(description="Options (JSON)", style=STYLE, layout=WIDE,
                               placeholder='applied to every row, e.g. {"max_tokens": 64} or {"top_k": 3}')
         self.run_button = w.Button(description="Run batch", button_style="primary", icon="play",
@@ -277,9 +289,9 @@ class BatchRunner(Panel):
         self._progress(info)
         self.show_info(f"batch {info.id}: {info.rows:,} rows queued, running them...")
         info = self.automl.run_batch(self.deployment, info.id, on_progress=self._progress)
-        self.results = [self.automl.save_batch_results(
-            self.deployment, info.id, self.results_dir / f"{source.stem}-results{suffix}")
-            for suffix in (".csv", ".jsonl")]
+        stem = free_stem(self.results_dir, f"{source.stem}-results", RESULT_SUFFIXES)
+        self.results = [self.automl.save_batch_results(self.deployment, info.id, self.results_dir / f"{stem}{suffix}")
+                        for suffix in RESULT_SUFFIXES]
         from IPython.display import HTML
 
         self.links.append_display_data(HTML(link_html(self.results)))

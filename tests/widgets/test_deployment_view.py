@@ -99,6 +99,15 @@ def test_an_uploaded_csv_runs_as_a_batch_and_its_results_are_linked(shop, tmp_pa
     assert made.id in batch.history.value and "orders.csv" in batch.history.value
     assert not batch.picker.complete  # the staged upload is gone
 
+    # A second batch of a file with the same name keeps the first one's results.
+    _send_file(batch.picker, "orders.csv", b"text_data\none more parcel\n", chunk=64)
+    batch.run_button.click()
+    batch.wait(60)
+    assert batch.error is None, batch.error
+    assert [path.name for path in batch.results] == ["orders-results-2.csv", "orders-results-2.jsonl"]
+    assert len((tmp_path / "out" / "orders-results.jsonl").read_text(encoding="utf-8").splitlines()) == 12
+    assert len((tmp_path / "out" / "orders-results-2.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+
 
 def test_a_refused_file_lists_its_rows_and_queues_nothing(shop):
     batch = DeploymentView(shop, "shop").batch
