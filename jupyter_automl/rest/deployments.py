@@ -11,10 +11,9 @@ from ..serve.handlers import send_batch_results
 from ..serve.inputs import request_from_http
 from ..serve.usage import DEFAULT_DAYS
 from .base import AutoMLHandler, Body
+from .streamed_form import batch_form
 from .uploads import FormUploadHandler
 
-BATCH_FILES = ("file", "images")
-BATCH_FIELDS = ("options",)
 
 
 class NewDeployment(Body):
@@ -105,17 +104,10 @@ class BatchesHandler(FormUploadHandler):
     async def post(self, deployment: str) -> None:
         """Check the file and queue its rows (422 with the report, nothing queued, when a row
         is invalid); this server starts running them at once."""
-        form = self.form()
-        unknown = sorted((set(form.fields) | set(form.files)) - {*BATCH_FILES, *BATCH_FIELDS})
-        if unknown:
-            raise InvalidInput(f"unknown form field(s) {', '.join(unknown)} (known: file, images, options)")
-        if "file" not in form.files:
-            raise InvalidInput("the form has no 'file': send the inputs as the part named 'file'")
-        file, images = form.files["file"], form.files.get("images")
+        file, images, options = batch_form(self.form())
         info = await self.call(self.automl.submit_batch, deployment, file.path,
                                images=images.path if images else None,
-                               file_name=Path(file.filename or "inputs.csv").name,
-                               options=form.fields.get("options"))
+                               file_name=Path(file.filename or "inputs.csv").name, options=options)
         self.automl.serving.start_batch(info.id)
         self.write_json(info, status=201)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from tornado import web
 
 from ..errors import InvalidInput, Unavailable
 from ..http_errors import JSONErrors
+from ..rest.streamed_form import StreamedForm, batch_form
 from .deployments import Caller
 from .inputs import TaskRequest, request_from_http
 from .keys import key_from_header
@@ -102,30 +102,28 @@ class BatchAPIHandler(TaskAPIHandler):
         return self.runtime.parent
 
 
-class BatchSubmitHandler(BatchAPIHandler):
-    async def post(self) -> None:
-        """A file of inputs as one batch of the key's deployment (multipart: ``file``, optional
-        ``images`` and ``options``), checked before anything is queued, started here."""
-        caller = await self.caller()
+@web.stream_request_body
+class BatchSubmitHandler(StreamedForm, BatchAPIHandler):
+    """A file of inputs as one batch of the key's deployment (multipart: ``file``, optional
+    ``images`` and ``options``), streamed to disk once the key is checked, checked before
+    anything is queued, started here."""
+
+    _caller: Caller
+
+    async def prepare(self) -> None:
+        if self.request.method != "POST":
+            return
+        self._caller = await self.caller()  # a wrong key is answered before the body is read
         api = self.api()
-        files, fields = self.request.files, self.request.body_arguments
-        unknown = sorted((set(files) | set(fields)) - {"file", "images", "options"})
-        if unknown:
-            raise InvalidInput(f"unknown form field(s) {', '.join(unknown)} (known: file, images, options)")
-        if "file" not in files:
-            raise InvalidInput("the form has no 'file': send the inputs as a multipart file named 'file'")
-        with tempfile.TemporaryDirectory(prefix="batch-upload-") as folder:
-            saved = {}
-            for name in ("file", "images"):
-                if name in files:
-                    part = files[name][0]
-                    saved[name] = Path(folder) / f"{name}-{Path(part.filename or name).name}"
-                    saved[name].write_bytes(part.body)
-            file_name = Path(files["file"][0].filename or "inputs.csv").name
-            info = await asyncio.get_running_loop().run_in_executor(None, lambda: api.submit_batch(
-                caller.deployment_id, saved["file"], images=saved.get("images"), file_name=file_name,
-                options=fields["options"][0] if "options" in fields else None,
-                key_id=caller.key_id or None))
+        self.receive_form(api.staging, api.check_upload_size, api.max_upload_bytes)
+
+    async def post(self) -> None:
+        file, images, options = batch_form(self.form())
+        api, caller = self.api(), self._caller
+        info = await asyncio.get_running_loop().run_in_executor(None, lambda: api.submit_batch(
+            caller.deployment_id, file.path, images=images.path if images else None,
+            file_name=Path(file.filename or "inputs.csv").name, options=options,
+            key_id=caller.key_id or None))
         self.runtime.start_batch(info.id)
         self.write_json(info.to_json(), status=201)
 

@@ -810,7 +810,9 @@ export interface paths {
          * A file of inputs as one batch of the key's deployment.
          * @description The same file, rules and answers as the management route
          *     `POST /automl/api/deployments/{deployment}/batches`, for applications that hold the
-         *     deployment's key: every row becomes a task of kind `batch` counted on that key.
+         *     deployment's key: every row becomes a task of kind `batch` counted on that key. The
+         *     key is checked before the body is read; the files stream to disk, up to
+         *     `c.AutoML.max_upload_bytes` (413 beyond).
          */
         post: operations["submitBatchTask"];
         delete?: never;

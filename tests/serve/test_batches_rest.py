@@ -170,3 +170,26 @@ async def test_applications_submit_and_read_a_batch_with_the_deployments_key(
     bad, headers = form_body({}, {"file": ("bad.csv", b"text_data,note\nfine,a\n,b\n")})
     refused = await call("batch", key, method="POST", body=bad, headers=headers)
     assert refused.code == 422 and json.loads(refused.body)["details"]["errors"][-1]["row"] == 3
+
+
+async def test_a_batch_sent_with_a_key_streams_to_disk_within_the_upload_limit_and_leaves_nothing_staged(
+        http_server_client, jp_base_url, deploy, server_automl):
+    key = deploy("shop").new_keys[0].key
+
+    async def send(key: str, data: bytes, **fields: str):
+        body, headers = form_body(fields, {"file": ("orders.csv", data)})
+        response = await http_server_client.fetch(
+            f"{jp_base_url}automl/api/v2/task/batch", method="POST", body=body, raise_error=False,
+            headers={"Authorization": f"Token {key}", **headers})
+        return response.code, json.loads(response.body)
+
+    staged = server_automl.staging
+    assert (await send("jam_wrong", _inputs(5)))[0] == 401  # refused before the body is read
+    server_automl.max_upload_bytes = 400
+    code, answer = await send(key, _inputs(40))
+    assert code == 413 and "400 bytes" in answer["message"], answer
+    code, answer = await send(key, _inputs(2), extra="1")
+    assert code == 400 and "unknown form field(s) extra" in answer["message"]
+    code, answer = await send(key, _inputs(2))
+    assert code == 201 and answer["rows"] == 2
+    assert list(staged.iterdir()) == []  # each upload's files went with its request
