@@ -413,9 +413,10 @@ export function AutoMLView(props: {
 
 /**
  * The AutoML sidebar: every list, refreshed each time the panel is shown and
- * on demand; while a job is queued or running and the panel is visible, the
- * jobs are polled every `refreshInterval` milliseconds (and nothing is
- * polled otherwise).
+ * on demand. While the panel is visible, the jobs and deployments are polled
+ * every `refreshInterval` milliseconds when a job is queued or running or a
+ * deployment is loading, and every `AutoMLModel.SERVING_POLL_MS` while a
+ * deployment serves (its counters); nothing is polled otherwise.
  */
 export class AutoMLPanel extends ReactWidget {
   constructor(options: AutoMLPanel.IOptions) {
@@ -504,7 +505,7 @@ export class AutoMLPanel extends ReactWidget {
     }
     this._polls = true;
     const tick = async () => {
-      if (this.isVisible && this.model.hasActiveWork && !this._polling) {
+      if (this.isVisible && this.model.shouldPoll() && !this._polling) {
         this._polling = true;
         try {
           await this.model.poll();

@@ -116,8 +116,26 @@ export class AutoMLModel {
     return this._stateChanged;
   }
 
+  /**
+   * Whether the panel polls at `now`: at every tick while there is active work;
+   * every `SERVING_POLL_MS` while a deployment serves, so that its request and
+   * token counters follow the traffic of applications and batches.
+   */
+  shouldPoll(now: number = Date.now()): boolean {
+    if (this.hasActiveWork) {
+      return true;
+    }
+    return (
+      this._deployments.items.some(d => d.status === 'complete') &&
+      now - this._readAt >= AutoMLModel.SERVING_POLL_MS
+    );
+  }
+
+  static readonly SERVING_POLL_MS = 10000;
+
   /** Reload every list. */
   async refresh(): Promise<void> {
+    this._readAt = Date.now();
     const generation = ++this._generation;
     this._loading = true;
     this._stateChanged.emit();
@@ -146,6 +164,7 @@ export class AutoMLModel {
    * when a job has ended since (its model and version changed too).
    */
   async poll(): Promise<void> {
+    this._readAt = Date.now();
     const active = new Set(this._jobs.items.filter(isActive).map(j => j.id));
     const [jobs, deployments] = await Promise.allSettled([
       this._source.jobs(),
@@ -181,6 +200,7 @@ export class AutoMLModel {
   private _jobs = emptySection<IJob>();
   private _deployments = emptySection<IDeployment>();
   private _loading = false;
+  private _readAt = 0; // when the deployments were last asked for
   private _form: PanelForm = null;
   private _generation = 0;
   private _stateChanged = new Signal<AutoMLModel, void>(this);

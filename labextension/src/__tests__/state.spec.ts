@@ -75,6 +75,36 @@ describe('AutoMLModel', () => {
     expect(model.hasActiveWork).toBe(false);
   });
 
+  it('reads a serving deployment again every SERVING_POLL_MS, so its counters follow its traffic', async () => {
+    const fake = source([[]]);
+    let requests = 3;
+    const calls = { deployments: 0 };
+    fake.deployments = async () => {
+      calls.deployments++;
+      return [{
+        id: 'd1', name: 'reviews-v1', version_id: 'v1', model_id: 'm1', model_name: 'reviews',
+        model_type: 'text_classification' as const, version: 1, status: 'complete' as const,
+        error: null, requests, tokens: 0, errors: 0, created_at: '2026-11-23T10:00:00Z',
+        deployed_at: null, undeployed_at: null, keys: [], metadata_only: false
+      }];
+    };
+    const model = new AutoMLModel(fake);
+    const start = Date.now();
+    await model.refresh();
+    expect(model.hasActiveWork).toBe(false);
+    expect(model.shouldPoll(start + 1000)).toBe(false);
+    expect(model.shouldPoll(Date.now() + AutoMLModel.SERVING_POLL_MS)).toBe(true);
+    requests = 250; // a batch ran meanwhile
+    await model.poll();
+    expect(model.deployments.items[0].requests).toBe(250);
+    expect(calls.deployments).toBe(2);
+    expect(model.shouldPoll()).toBe(false); // just read
+
+    const idle = new AutoMLModel(source([[]])); // nothing serves: nothing is polled
+    await idle.refresh();
+    expect(idle.shouldPoll(Date.now() + 10 * AutoMLModel.SERVING_POLL_MS)).toBe(false);
+  });
+
   it('shows a queued job before the next poll', () => {
     const model = new AutoMLModel(source([[]]));
     model.addJob(job('queued', {}, 'new'));
