@@ -85,8 +85,10 @@ class PrefixCache:
     A prefix is cached when a prompt shares at least ``min_tokens`` first tokens with one of the
     ``recent`` prompts before it: that shared part (never the whole prompt: its last token must
     still be fed to get the first new token's logits). The states are what a prefill of the whole
-    prompt computes for those positions (attention is causal), up to float rounding. The
-    least recently used prefixes go beyond ``max_tokens`` tokens in all.
+    prompt computes for those positions (attention is causal), up to float rounding: the packed
+    pass hands over those of the prompt it prefills (:meth:`lookup`, :meth:`keep`); otherwise a
+    pass of their own computes them (:meth:`find`). The least recently used prefixes go beyond
+    ``max_tokens`` tokens in all.
     """
 
     def __init__(self, decoder: "Decoder", *, min_tokens: int = 16, recent: int = 32,
@@ -100,25 +102,47 @@ class PrefixCache:
         self.tokens_saved = 0
 
     def find(self, prompt: Sequence[int]) -> _Prefix | None:
-        """The longest cached prefix of ``prompt`` (caching a new one if it shares enough with a
-        recent prompt), or None."""
+        """The longest cached prefix of ``prompt`` (computing and caching a new one, by a pass of
+        its own, if it shares enough with a recent prompt), or None."""
+        best, shared = self.lookup(prompt)
+        if shared:
+            best = self._compute(tuple(prompt[:shared]))
+            self._count(best)
+        return best
+
+    def lookup(self, prompt: Sequence[int]) -> tuple[_Prefix | None, int]:
+        """The longest cached prefix of ``prompt``, or None; and when there is none, how many
+        first tokens it shares with a recent prompt if that is enough to cache them (else 0),
+        for :meth:`keep` once the prompt's own prefill has computed their states."""
         prompt = tuple(prompt)
         best = None
         for tokens, prefix in self._prefixes.items():
             if len(tokens) < len(prompt) and prompt[:len(tokens)] == tokens and (
                     best is None or len(tokens) > len(best.tokens)):
                 best = prefix
+        shared = 0
         if best is None:
-            shared = max((_common(prompt, other) for other in self._recent), default=0)
-            shared = min(shared, len(prompt) - 1)
-            if shared >= self.min_tokens:
-                best = self._compute(prompt[:shared])
+            shared = min(max((_common(prompt, other) for other in self._recent), default=0), len(prompt) - 1)
+            shared = shared if shared >= self.min_tokens else 0
         self._recent.append(prompt)
         if best is not None:
-            self._prefixes.move_to_end(best.tokens)
-            self.hits += 1
-            self.tokens_saved += len(best.tokens)
-        return best
+            self._count(best)
+        return best, shared
+
+    def _count(self, prefix: _Prefix) -> None:
+        self._prefixes.move_to_end(prefix.tokens)
+        self.hits += 1
+        self.tokens_saved += len(prefix.tokens)
+
+    def keep(self, tokens: tuple[int, ...], states: "States") -> _Prefix:
+        """Cache ``states`` (per layer: keys and values, (1, heads, len(tokens), dim)) as the
+        prefix ``tokens``; the least recently used prefixes go beyond ``max_tokens``."""
+        prefix = _Prefix(tokens, states)
+        self._prefixes[tokens] = prefix
+        total = sum(len(t) for t in self._prefixes)
+        while total > self.max_tokens and len(self._prefixes) > 1:
+            total -= len(self._prefixes.popitem(last=False)[0])
+        return prefix
 
     def _compute(self, tokens: tuple[int, ...]) -> _Prefix:
         from transformers import DynamicCache
@@ -127,12 +151,7 @@ class PrefixCache:
         ids = torch.tensor([tokens], dtype=torch.long, device=device)
         cache = DynamicCache(config=self.decoder.model.config)
         self.decoder._forward(ids, torch.ones_like(ids), torch.arange(len(tokens), device=device)[None], cache)
-        prefix = _Prefix(tokens, [(layer.keys, layer.values) for layer in cache.layers])
-        self._prefixes[tokens] = prefix
-        total = sum(len(t) for t in self._prefixes)
-        while total > self.max_tokens and len(self._prefixes) > 1:
-            total -= len(self._prefixes.popitem(last=False)[0])
-        return prefix
+        return self.keep(tokens, [(layer.keys, layer.values) for layer in cache.layers])
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
@@ -172,13 +191,18 @@ class Decoder:
             return self.step() + (self.add(rows) if rows else [])
         if not rows and not self.rows:
             return []
-        prompts = [self._prompt(row) for row in rows]
+        prompts, shared = zip(*(self._prompt(row) for row in rows)) if rows else ((), ())
         flying = self.rows
         tokens = torch.tensor([row.tokens[-1] for row in flying], dtype=torch.long, device=self.device)
         positions = torch.tensor([row.position for row in flying], dtype=torch.long, device=self.device)
         if flying:
             self._mask = torch.cat([self._mask, self._mask.new_ones((len(flying), 1))], dim=1)
         logits, states = self._packed(tokens, positions, self._mask, self._cache, prompts)
+        for row, length, layers in zip(rows, shared, states):
+            if length:  # a new shared beginning: its states came with the prompt's own
+                self._prefixes.keep(tuple(row.prompt[:length]),
+                                    [(keys[:, :, :length].clone(), values[:, :, :length].clone())
+                                     for keys, values in layers])
         ended = self._take([*flying, *rows], logits)
         gone = set(map(id, ended))
         if flying and gone:
@@ -188,13 +212,16 @@ class Decoder:
             self._join_prompts(going)
         return ended
 
-    def _prompt(self, row: Row) -> Prompt:
-        """What of ``row``'s prompt is left to prefill after its longest cached prefix."""
+    def _prompt(self, row: Row) -> tuple[Prompt, int]:
+        """What of ``row``'s prompt is left to prefill after its longest cached prefix, and how
+        many of its first tokens to cache as a new prefix once they are computed (0: none)."""
         self._start(row)
-        prefix = self._prefixes.find(row.prompt) if self._prefixes is not None else None
+        if self._prefixes is None:
+            return Prompt(row.prompt), 0
+        prefix, shared = self._prefixes.lookup(row.prompt)
         if prefix is None:
-            return Prompt(row.prompt)
-        return Prompt(row.prompt[len(prefix.tokens):], len(prefix.tokens), prefix.states)
+            return Prompt(row.prompt), shared
+        return Prompt(row.prompt[len(prefix.tokens):], len(prefix.tokens), prefix.states), 0
 
     def _join_prompts(self, going: list[tuple[Row, "States"]]) -> None:
         """Join rows prefilled by the packed pass: their states left-padded to the longest."""

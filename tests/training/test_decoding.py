@@ -214,12 +214,12 @@ def test_rows_that_advance_get_what_generate_gives_each_alone(predictor, way, on
     ended += decoder.advance()
     ended += decoder.advance(rows[2:4])  # a longer prompt and a shorter one join a row in flight
     ended += decoder.advance(rows[4:5])
-    ended += decoder.advance(rows[5:])  # shares the system prompt with the one before: prefilled from it
+    ended += decoder.advance(rows[5:])  # shares the system prompt with the one before: that part is cached
     while decoder.rows:
         ended += decoder.advance()
     assert [row.result for row in rows] == expected
     assert sorted(map(id, ended)) == sorted(map(id, rows))
-    assert decoder._prefixes.hits == 1
+    assert len(decoder._prefixes._prefixes) == 1
 
 
 def test_a_seeded_row_draws_the_same_whether_it_joins_alone_or_beside_others(predictor, way, one_torch_thread):
@@ -241,6 +241,30 @@ def test_a_seeded_row_draws_the_same_whether_it_joins_alone_or_beside_others(pre
     while decoder.rows:
         decoder.step()
     assert draw(0) == draw(3) == alone.result
+
+
+def test_the_packed_pass_keeps_a_new_shared_beginning_from_the_prompt_that_computed_it(
+        predictor, one_torch_thread):
+    system = "You are the support assistant of a lamp shop. Keep answers short and polite, always."
+    items = [{"prompt": q, "system_prompt": system} for q in ("Where is my parcel?", "Can I return it?", "Hi")]
+    expected = [alone(predictor, item) for item in items]
+    decoder = decoder_for(predictor, "packed")
+    passes = []
+    decoder._forward = lambda *args: passes.append(args)  # the model's own forward: never needed
+    rows = [Row(predictor.prompt_ids(item), settings()) for item in items]
+    for row in rows:
+        decoder.advance([row])
+    while decoder.rows:
+        decoder.advance()
+    assert [row.result for row in rows] == expected and passes == []
+    # The second prompt shared its beginning with the first: it kept that part as it prefilled
+    # itself whole; the third was prefilled from it.
+    prefixes = decoder._prefixes
+    (tokens,) = prefixes._prefixes
+    assert prefixes.hits == 1 and prefixes.tokens_saved == len(tokens) >= prefixes.min_tokens
+    assert list(tokens) == rows[0].prompt[:len(tokens)] == rows[2].prompt[:len(tokens)]
+    (keys, values), *_ = prefixes._prefixes[tokens].states
+    assert keys.shape[2] == values.shape[2] == len(tokens) and keys._base is None  # not a view of a prompt
 
 
 TINY = dict(vocab_size=96, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
