@@ -13,11 +13,10 @@ from traitlets import Bool, Type
 
 from .api import AutoML
 from .config import CONFIG_NAME
+from .datasets.staging import SWEEP_SECONDS
 from .kernel_jobs import JobWorker
 from .rest.routes import routes
 from .serve.handlers import task_routes
-
-STAGING_SWEEP_SECONDS = 3600
 
 
 class AutoMLExtension(ExtensionApp):
@@ -63,7 +62,7 @@ class AutoMLExtension(ExtensionApp):
         if self.create_examples_on_start:
             asyncio.get_event_loop().run_in_executor(None, self._create_examples)
         IOLoop.current().add_callback(self._sweep_staging)
-        self._staging_sweeper = PeriodicCallback(self._sweep_staging, STAGING_SWEEP_SECONDS * 1000)
+        self._staging_sweeper = PeriodicCallback(self._sweep_staging, SWEEP_SECONDS * 1000)
         self._staging_sweeper.start()
 
     async def _sweep_staging(self) -> None:

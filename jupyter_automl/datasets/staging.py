@@ -11,6 +11,8 @@ import shutil
 import time
 from pathlib import Path
 
+SWEEP_SECONDS = 3600  # how often a server sweeps (and once when it starts)
+
 
 def staging_folder(root: Path) -> Path:
     return root / "staging"

@@ -146,3 +146,23 @@ def test_serving_commands(trained, tmp_path, monkeypatch, capsys, tiny_base_mode
     assert code == 1 and "undeployed" in err
     code, out, _ = run(*store, "playground", "reviews", "--text", "Great tent")
     assert code == 0 and "499 of 500 requests left" in out
+
+
+def test_the_serve_command_deletes_what_cut_off_uploads_left_in_staging(make_automl, tmp_path):
+    automl = make_automl()
+    left, going = automl.staging / "batch-left", automl.staging / "batch-going"
+    for folder, hours in ((left, 48), (going, 0)):  # the default age is 24 hours
+        folder.mkdir()
+        (folder / "inputs.csv").write_text("text_data\n")
+        stamp = time.time() - hours * 3600
+        os.utime(folder / "inputs.csv", (stamp, stamp))
+        os.utime(folder, (stamp, stamp))
+    process = _start(tmp_path, automl, _free_port(), {})
+    try:
+        deadline = time.monotonic() + 30
+        while left.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left.exists() and (going / "inputs.csv").exists()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
