@@ -8,12 +8,12 @@ import os
 import threading
 
 from jupyter_server.extension.application import ExtensionApp
-from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.ioloop import IOLoop
 from traitlets import Bool, Type
 
 from .api import AutoML
 from .config import CONFIG_NAME
-from .datasets.staging import SWEEP_SECONDS
+from .datasets.staging import keep_sweeping
 from .kernel_jobs import JobWorker
 from .rest.routes import routes
 from .serve.handlers import task_routes
@@ -61,16 +61,8 @@ class AutoMLExtension(ExtensionApp):
             IOLoop.current().add_callback(self.automl.serving.start)
         if self.create_examples_on_start:
             asyncio.get_event_loop().run_in_executor(None, self._create_examples)
-        IOLoop.current().add_callback(self._sweep_staging)
-        self._staging_sweeper = PeriodicCallback(self._sweep_staging, SWEEP_SECONDS * 1000)
-        self._staging_sweeper.start()
-
-    async def _sweep_staging(self) -> None:
-        """Delete what unfinished uploads left in the staging folder (off the event loop)."""
-        try:
-            await IOLoop.current().run_in_executor(None, self.automl.sweep_staging)
-        except Exception:
-            self.log.exception("jupyter_automl: could not sweep the staging folder")
+        self._staging_sweeper = asyncio.get_event_loop().create_task(
+            keep_sweeping(self.automl.sweep_staging, self.log))
 
     def _share_store_with_kernels(self) -> None:
         """Kernels this server starts inherit its environment: point it at this server's data
@@ -91,7 +83,7 @@ class AutoMLExtension(ExtensionApp):
             self.handlers.extend(task_routes(self.automl.serving))
 
     async def stop_extension(self) -> None:
-        self._staging_sweeper.stop()
+        self._staging_sweeper.cancel()
         if self.worker is not None:
             self.worker.stop()
         if self.serve_tasks:

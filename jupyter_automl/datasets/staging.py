@@ -7,8 +7,11 @@ browser closed in the middle of a chunked upload in a notebook, leaves them behi
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 SWEEP_SECONDS = 3600  # how often a server sweeps (and once when it starts)
@@ -50,3 +53,15 @@ def sweep(folder: Path, max_age_seconds: float, now: float | None = None) -> lis
             continue
         deleted.append(entry)
     return deleted
+
+
+async def keep_sweeping(sweep_staging: Callable[[], int], log: logging.Logger | logging.LoggerAdapter) -> None:
+    """Call ``sweep_staging`` (the core's, off the event loop) now and every ``SWEEP_SECONDS``,
+    until cancelled: what a server runs."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await loop.run_in_executor(None, sweep_staging)
+        except Exception:
+            log.exception("jupyter_automl: could not sweep the staging folder")
+        await asyncio.sleep(SWEEP_SECONDS)

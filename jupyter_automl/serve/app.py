@@ -16,6 +16,8 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 from tornado.process import fork_processes, task_id
 
+from ..api.datasets import DatasetsAPI
+from ..datasets.staging import keep_sweeping
 from .handlers import task_routes
 from .runtime import ServingRuntime
 
@@ -53,7 +55,10 @@ async def _serve(make_runtime, sockets, port: int, max_body_bytes: int, on_ready
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("jupyter_automl: serving the task API on port %d (process %s)", port, task_id() or 0)
-    sweeper = asyncio.create_task(_sweep_staging(runtime)) if not task_id() else None
+    # The first process sweeps what cut-off batch uploads left in the staging folder.
+    core = runtime.parent
+    sweeper = (asyncio.create_task(keep_sweeping(core.sweep_staging, log))
+               if isinstance(core, DatasetsAPI) and not task_id() else None)
     if on_ready is not None and not task_id():
         on_ready(port)
     await stop.wait()
@@ -62,20 +67,3 @@ async def _serve(make_runtime, sockets, port: int, max_body_bytes: int, on_ready
     server.stop()
     await runtime.stop()
 
-
-async def _sweep_staging(runtime: ServingRuntime) -> None:
-    """Delete what batch uploads cut off by a stopped server left in the staging folder, when
-    the server starts and every hour (the first process alone does it)."""
-    from ..api.datasets import DatasetsAPI
-    from ..datasets.staging import SWEEP_SECONDS
-
-    core = runtime.parent
-    if not isinstance(core, DatasetsAPI):
-        return
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            await loop.run_in_executor(None, core.sweep_staging)
-        except Exception:
-            log.exception("jupyter_automl: could not sweep the staging folder")
-        await asyncio.sleep(SWEEP_SECONDS)

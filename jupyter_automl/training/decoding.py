@@ -207,9 +207,10 @@ class Decoder:
         gone = set(map(id, ended))
         if flying and gone:
             self._drop([row for row in flying if id(row) in gone])
-        going = [(row, layers) for row, layers in zip(rows, states) if id(row) not in gone]
-        if going:
-            self._join_prompts(going)
+        for row, layers in zip(rows, states):
+            if id(row) not in gone:
+                mask = torch.ones((1, layers[0][0].shape[-2]), dtype=torch.long, device=self.device)
+                self._join([row], layers, mask)
         return ended
 
     def _prompt(self, row: Row) -> tuple[Prompt, int]:
@@ -222,20 +223,6 @@ class Decoder:
         if prefix is None:
             return Prompt(row.prompt), shared
         return Prompt(row.prompt[len(prefix.tokens):], len(prefix.tokens), prefix.states), 0
-
-    def _join_prompts(self, going: list[tuple[Row, "States"]]) -> None:
-        """Join rows prefilled by the packed pass: their states left-padded to the longest."""
-        from .kv_cache import left_pad
-
-        lengths = [layers[0][0].shape[-2] for _, layers in going]
-        width = max(lengths)
-        mask = torch.zeros((len(going), width), dtype=torch.long, device=self.device)
-        for n, length in enumerate(lengths):
-            mask[n, width - length:] = 1
-        states = [tuple(torch.cat([left_pad(layers[number][part], width, 2) for _, layers in going])
-                        for part in (0, 1))
-                  for number in range(len(going[0][1]))]
-        self._join([row for row, _ in going], states, mask)
 
     @torch.inference_mode()
     def add(self, rows: Sequence[Row]) -> list[Row]:

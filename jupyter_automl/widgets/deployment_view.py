@@ -226,7 +226,8 @@ class TaskHistory(Panel):
 class BatchRunner(Panel):
     """Upload a file of inputs, queue it as a batch and run it here; when it is done the results
     are saved as ``<stem>-results.csv`` and ``.jsonl`` in ``results_dir`` (the kernel's folder
-    by default; ``<stem>-results-2`` and so on when those exist) and linked. A refused file lists its problems; nothing is queued then."""
+    by default; ``<stem>-results-2`` and so on when those exist) and linked. A refused file
+    lists its problems; nothing is queued then."""
 
     def __init__(self, automl: Any | None, deployment: str, *, results_dir: str | Path | None = None,
                  metadata_only: bool = False) -> None:
@@ -235,8 +236,9 @@ class BatchRunner(Panel):
         self.results_dir = Path(results_dir) if results_dir is not None else Path(".")
         self.info: BatchInfo | None = None
         self.results: list[Path] = []
-        self.picker = ChunkedUpload(self.automl.staging, self.automl.check_upload_size, accept=".csv,.tsv,.zip")
-        self.images = ChunkedUpload(self.automl.staging, self.automl.check_upload_size, accept=".zip")
+        staging = self.automl.staging
+        self.picker = ChunkedUpload(staging, self.automl.check_upload_size, accept=".csv,.tsv,.zip")
+        self.images = ChunkedUpload(staging, self.automl.check_upload_size, accept=".zip")
         self.options = w.Text(description="Options (JSON)", style=STYLE, layout=WIDE,
                               placeholder='applied to every row, e.g. {"max_tokens": 64} or {"top_k": 3}')
         self.run_button = w.Button(description="Run batch", button_style="primary", icon="play",
